@@ -1,0 +1,1 @@
+//! esd (being written).

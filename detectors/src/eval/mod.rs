@@ -1,0 +1,1 @@
+//! Evaluation: NAB-style scoring and the synthetic efficacy suite (being written).

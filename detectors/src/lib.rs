@@ -1,0 +1,15 @@
+#![doc = include_str!("../README.md")]
+
+pub mod change;
+pub mod counts;
+pub mod ensemble;
+mod error;
+pub mod esd;
+pub mod eval;
+pub mod period;
+pub mod seasonal;
+pub mod spec;
+pub mod stat;
+pub mod trend;
+
+pub use error::{Error, Result};

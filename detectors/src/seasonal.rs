@@ -1,0 +1,1 @@
+//! seasonal (being written).

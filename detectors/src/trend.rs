@@ -1,0 +1,1 @@
+//! trend (being written).
