@@ -147,7 +147,16 @@ impl Aggregator {
             let w = self.params.width_ms;
             let mut s = open_start.saturating_add(w);
             while s < start && out.len() <= self.params.max_gap_intervals {
-                out.push(Aggregate { start: s, end: s.saturating_add(w), count: 0, sum: 0.0, mean: None, p95: None, min: None, max: None });
+                out.push(Aggregate {
+                    start: s,
+                    end: s.saturating_add(w),
+                    count: 0,
+                    sum: 0.0,
+                    mean: None,
+                    p95: None,
+                    min: None,
+                    max: None,
+                });
                 s = s.saturating_add(w);
             }
         }

@@ -206,7 +206,8 @@ where
         }
         // Move the level by the median residual of the shift, so the time-of-week shape and the
         // spread survive; a mean would let the first, most extreme points of a shift dominate.
-        let mut residuals: Vec<f64> = recent.iter().map(|p| p.value - self.baseline.expect(p.timestamp).center).collect();
+        let mut residuals: Vec<f64> =
+            recent.iter().map(|p| p.value - self.baseline.expect(p.timestamp).center).collect();
         residuals.sort_by(f64::total_cmp);
         let delta = crate::baseline::quantiles_interpolated(&residuals, 0.5).unwrap_or(0.0);
         self.baseline.shift(delta);

@@ -152,7 +152,11 @@ pub(crate) mod check {
         if (lo..=hi).contains(&v) {
             Ok(())
         } else {
-            Err(Error::InvalidParameter { name, reason: "is out of range", value: format!("{v} (allowed {lo}..={hi})") })
+            Err(Error::InvalidParameter {
+                name,
+                reason: "is out of range",
+                value: format!("{v} (allowed {lo}..={hi})"),
+            })
         }
     }
     pub(crate) fn positive_ms(name: &'static str, v: i64) -> Result<()> {

@@ -99,7 +99,13 @@ impl Default for StrikePolicyParams {
 impl StrikePolicyParams {
     /// A plain threshold: one verdict at or above `score` fires, one below resolves.
     pub fn threshold(score: f64) -> Self {
-        StrikePolicyParams { enter: score, exit: score, trigger: Trigger::Consecutive { k: 1 }, recovery: 1, ..Self::default() }
+        StrikePolicyParams {
+            enter: score,
+            exit: score,
+            trigger: Trigger::Consecutive { k: 1 },
+            recovery: 1,
+            ..Self::default()
+        }
     }
     /// `k` strikes in a row.
     pub fn strikes(k: u32) -> Self {
@@ -346,7 +352,12 @@ impl AlertPolicy for StrikePolicy {
                 }
                 open.peak_score = open.peak_score.max(v.anomaly_score);
                 if v.severity > open.peak_severity {
-                    events.push(AlertEvent::Escalated { id: open.id, from: open.peak_severity, to: v.severity, verdict: v.clone() });
+                    events.push(AlertEvent::Escalated {
+                        id: open.id,
+                        from: open.peak_severity,
+                        to: v.severity,
+                        verdict: v.clone(),
+                    });
                     open.peak_severity = v.severity;
                 }
             } else if v.anomaly_score < self.params.exit {
@@ -432,11 +443,14 @@ mod tests {
         let mut out = Vec::new();
         for (i, &s) in scores.iter().enumerate() {
             for e in p.step(&v(i as i64 * 1000, s, Direction::Up)).events {
-                out.push((i, match e {
-                    AlertEvent::Fired { .. } => "fired".to_string(),
-                    AlertEvent::Escalated { to, .. } => format!("escalated:{to}"),
-                    AlertEvent::Resolved { alert } => format!("resolved:{:?}", alert.resolution.unwrap()),
-                }));
+                out.push((
+                    i,
+                    match e {
+                        AlertEvent::Fired { .. } => "fired".to_string(),
+                        AlertEvent::Escalated { to, .. } => format!("escalated:{to}"),
+                        AlertEvent::Resolved { alert } => format!("resolved:{:?}", alert.resolution.unwrap()),
+                    },
+                ));
             }
         }
         out
@@ -446,12 +460,15 @@ mod tests {
     fn three_strikes_fire_once_escalate_and_recover() {
         let mut p = StrikePolicyParams::default().rebaseline(None).build().unwrap();
         let ev = run(&mut p, &[0.6, 0.6, 0.1, 0.6, 0.6, 0.6, 0.7, 0.95, 0.45, 0.1, 0.1, 0.1]);
-        assert_eq!(ev, vec![
-            (5, "fired".into()),
-            (6, "escalated:medium".into()),
-            (7, "escalated:critical".into()),
-            (11, "resolved:Recovered".into()),
-        ]);
+        assert_eq!(
+            ev,
+            vec![
+                (5, "fired".into()),
+                (6, "escalated:medium".into()),
+                (7, "escalated:critical".into()),
+                (11, "resolved:Recovered".into()),
+            ]
+        );
     }
 
     #[test]

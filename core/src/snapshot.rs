@@ -54,8 +54,10 @@ pub trait Stateful: Serialize + DeserializeOwned {
     fn from_snapshot(snapshot: &str) -> Result<Self> {
         let env = Envelope::parse(snapshot)?;
         env.expect(&Self::kind(), Self::VERSION)?;
-        let state: Self = serde_json::from_value(env.state)
-            .map_err(|e| Error::Snapshot { reason: format!("invalid {} state", env.kind), source: Some(SnapshotSource(e)) })?;
+        let state: Self = serde_json::from_value(env.state).map_err(|e| Error::Snapshot {
+            reason: format!("invalid {} state", env.kind),
+            source: Some(SnapshotSource(e)),
+        })?;
         state.validate()?;
         Ok(state)
     }
@@ -80,8 +82,10 @@ impl Envelope {
     /// # Errors
     /// [`Error::Snapshot`] if `snapshot` is not an oddsight envelope.
     pub fn parse(snapshot: &str) -> Result<Self> {
-        let env: Envelope = serde_json::from_str(snapshot)
-            .map_err(|e| Error::Snapshot { reason: "not a snapshot envelope".into(), source: Some(SnapshotSource(e)) })?;
+        let env: Envelope = serde_json::from_str(snapshot).map_err(|e| Error::Snapshot {
+            reason: "not a snapshot envelope".into(),
+            source: Some(SnapshotSource(e)),
+        })?;
         if env.format != FORMAT {
             return Err(Error::snapshot(format!("format must be {FORMAT:?}, got {:?}", env.format)));
         }

@@ -170,7 +170,10 @@ impl Verdict {
     /// One line a person can read: what was seen, what was expected, how surprising.
     pub fn explain(&self) -> String {
         if !self.warm {
-            return format!("{:.4} at {}: not judged, {} is still warming up", self.value, self.timestamp, self.component);
+            return format!(
+                "{:.4} at {}: not judged, {} is still warming up",
+                self.value, self.timestamp, self.component
+            );
         }
         if self.notes.excluded {
             return format!("{:.4} at {}: inside an exclusion window, not judged", self.value, self.timestamp);

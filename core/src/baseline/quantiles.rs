@@ -266,7 +266,9 @@ impl Stateful for QuantileWindow {
     }
     fn validate(&self) -> Result<()> {
         self.params.validate()?;
-        ensure(self.ring.len() <= self.params.window, || format!("window holds {} points, more than {}", self.ring.len(), self.params.window))?;
+        ensure(self.ring.len() <= self.params.window, || {
+            format!("window holds {} points, more than {}", self.ring.len(), self.params.window)
+        })?;
         ensure_finite("QuantileWindow", &self.ring)?;
         let mut check: Vec<f64> = self.ring.iter().copied().collect();
         check.sort_by(f64::total_cmp);

@@ -182,7 +182,11 @@ impl SeasonalParams {
         }
         for w in &self.exclusions {
             if w.end <= w.start {
-                return Err(Error::param("exclusions", "each window needs end > start", format!("{}..{}", w.start, w.end)));
+                return Err(Error::param(
+                    "exclusions",
+                    "each window needs end > start",
+                    format!("{}..{}", w.start, w.end),
+                ));
             }
         }
         self.floor.validate()
@@ -195,7 +199,12 @@ impl SeasonalParams {
         self.exclusions = merge_windows(std::mem::take(&mut self.exclusions));
         let fine = (self.period_ms / self.bucket_ms) as usize;
         let coarse = self.coarse_period_ms.map_or(0, |c| (c / self.bucket_ms) as usize);
-        Ok(SeasonalBaseline { params: self, fine, levels: vec![BucketStats::default(); fine + coarse + 1], cache: Cache::EMPTY })
+        Ok(SeasonalBaseline {
+            params: self,
+            fine,
+            levels: vec![BucketStats::default(); fine + coarse + 1],
+            cache: Cache::EMPTY,
+        })
     }
 }
 
@@ -354,7 +363,16 @@ impl SeasonalBaseline {
     #[inline]
     fn expectation_from(&self, b: &BucketStats, source: &'static str, warm: bool, fallback: bool) -> Expectation {
         let (scale, floored) = self.params.floor.apply(b.var.sqrt(), b.mean);
-        Expectation { center: b.mean, scale, count: b.n, min_count: self.params.min_samples, warm, floored, fallback, source: Cow::Borrowed(source) }
+        Expectation {
+            center: b.mean,
+            scale,
+            count: b.n,
+            min_count: self.params.min_samples,
+            warm,
+            floored,
+            fallback,
+            source: Cow::Borrowed(source),
+        }
     }
 
     /// The tracked p95 of the bucket `timestamp` falls in (with the same cold-start fallback as
@@ -435,7 +453,9 @@ impl Stateful for SeasonalBaseline {
         })?;
         ensure_finite("SeasonalBaseline", self.levels.iter().flat_map(|b| [&b.mean, &b.var, &b.p95]))?;
         ensure(self.levels.iter().all(|b| b.var >= 0.0), || "negative variance".into())?;
-        ensure(self.params.exclusions.windows(2).all(|w| w[0].end < w[1].start), || "exclusion windows must be sorted and disjoint".into())
+        ensure(self.params.exclusions.windows(2).all(|w| w[0].end < w[1].start), || {
+            "exclusion windows must be sorted and disjoint".into()
+        })
     }
 }
 
@@ -460,7 +480,9 @@ mod tests {
     fn exclusions_are_merged_and_skipped() {
         let mut b = SeasonalParams::default().exclude(100, 200).exclude(150, 300).exclude(500, 600).build().unwrap();
         assert_eq!(b.params().exclusions.len(), 2);
-        assert!(b.is_excluded(100) && b.is_excluded(299) && !b.is_excluded(300) && b.is_excluded(550) && !b.is_excluded(99));
+        assert!(
+            b.is_excluded(100) && b.is_excluded(299) && !b.is_excluded(300) && b.is_excluded(550) && !b.is_excluded(99)
+        );
         b.update(Point::new(120, 5.0)).unwrap();
         assert_eq!(b.count(), 0);
         b.update(Point::new(320, 5.0)).unwrap();

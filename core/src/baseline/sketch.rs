@@ -251,19 +251,32 @@ impl QuantileSketch {
         let m = self.params.min_magnitude;
         let below: u64 = if x >= m {
             let i = self.index(x);
-            let pos: u64 = self.pos.bins.iter().enumerate().filter(|(k, _)| {
-                let idx = self.pos.offset + *k as i32;
-                idx < i || (inclusive && idx == i)
-            }).map(|(_, c)| c).sum();
+            let pos: u64 = self
+                .pos
+                .bins
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| {
+                    let idx = self.pos.offset + *k as i32;
+                    idx < i || (inclusive && idx == i)
+                })
+                .map(|(_, c)| c)
+                .sum();
             self.neg.total() + self.zeros + pos
         } else if x > -m {
             self.neg.total() + if inclusive { self.zeros } else { 0 }
         } else {
             let i = self.index(-x);
-            self.neg.bins.iter().enumerate().filter(|(k, _)| {
-                let idx = self.neg.offset + *k as i32;
-                idx > i || (inclusive && idx == i)
-            }).map(|(_, c)| c).sum()
+            self.neg
+                .bins
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| {
+                    let idx = self.neg.offset + *k as i32;
+                    idx > i || (inclusive && idx == i)
+                })
+                .map(|(_, c)| c)
+                .sum()
         };
         below as f64 / self.count as f64
     }
@@ -301,11 +314,15 @@ impl Stateful for QuantileSketch {
     fn validate(&self) -> Result<()> {
         self.params.validate()?;
         ensure_finite("QuantileSketch", [&self.sum, &self.min, &self.max])?;
-        ensure(self.pos.bins.len() <= self.params.max_bins && self.neg.bins.len() <= self.params.max_bins, || "more bins than max_bins".into())?;
+        ensure(self.pos.bins.len() <= self.params.max_bins && self.neg.bins.len() <= self.params.max_bins, || {
+            "more bins than max_bins".into()
+        })?;
         let total = self.pos.total() + self.neg.total() + self.zeros;
         ensure(total == self.count, || format!("bins hold {total} values but count is {}", self.count))?;
         let fresh = self.params.clone().build()?;
-        ensure(fresh.gamma == self.gamma && fresh.inv_ln_gamma == self.inv_ln_gamma, || "bin ratio does not match relative_accuracy".into())
+        ensure(fresh.gamma == self.gamma && fresh.inv_ln_gamma == self.inv_ln_gamma, || {
+            "bin ratio does not match relative_accuracy".into()
+        })
     }
 }
 
