@@ -3,7 +3,7 @@
 use crate::error::{Error, Result, check, finite};
 use crate::scale;
 use crate::snapshot::Stateful;
-use crate::traits::{Baseline, Detector, Scorer};
+use crate::traits::{Baseline, Detector, LevelShift, Scorer};
 use crate::types::{Direction, Notes, Point, Verdict};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -204,13 +204,22 @@ where
         for p in recent {
             finite("value", p.value)?;
         }
-        // Move the level by the median residual of the shift, so the time-of-week shape and the
-        // spread survive; a mean would let the first, most extreme points of a shift dominate.
-        let mut residuals: Vec<f64> =
-            recent.iter().map(|p| p.value - self.baseline.expect(p.timestamp).center).collect();
-        residuals.sort_by(f64::total_cmp);
-        let delta = crate::baseline::quantiles_interpolated(&residuals, 0.5).unwrap_or(0.0);
-        self.baseline.shift(delta);
+        // Move the level by the median ratio (positive series: latency, counts, where a
+        // regression multiplies) or the median residual of the shift, so the time-of-week shape
+        // survives; a mean would let the first, most extreme points of a shift dominate.
+        let expected: Vec<f64> = recent.iter().map(|p| self.baseline.expect(p.timestamp).center).collect();
+        let positive = recent.iter().zip(&expected).all(|(p, &e)| p.value > 0.0 && e > 0.0);
+        let mut moves: Vec<f64> =
+            recent.iter().zip(&expected).map(|(p, &e)| if positive { p.value / e } else { p.value - e }).collect();
+        moves.sort_by(f64::total_cmp);
+        let shift = match crate::baseline::quantiles_interpolated(&moves, 0.5) {
+            Some(r) if positive => LevelShift::Scale(r),
+            Some(d) => LevelShift::Add(d),
+            None => LevelShift::Add(0.0),
+        };
+        if shift.apply(1.0).is_finite() {
+            self.baseline.shift(shift);
+        }
         self.last = Some(self.last.map_or(newest.timestamp, |l| l.max(newest.timestamp)));
         Ok(())
     }

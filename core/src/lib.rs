@@ -24,6 +24,6 @@ pub use error::{Error, Result, SnapshotSource};
 pub use policy::{ShiftRule, StrikePolicy, StrikePolicyParams, Trigger};
 pub use scorer::{RatioScorer, StudentT, ZScore};
 pub use snapshot::{Envelope, Stateful};
-pub use traits::{AlertPolicy, Baseline, Decision, Detector, Expectation, Fit, Learn, Scorer, check_batch};
+pub use traits::{AlertPolicy, Baseline, Decision, Detector, Expectation, Fit, Learn, LevelShift, Scorer, check_batch};
 pub use types::{Alert, AlertEvent, Direction, Notes, Point, Resolution, Severity, Verdict};
 pub use watch::{Learned, Step, Watch};

@@ -28,6 +28,28 @@ pub struct Expectation {
     pub source: Cow<'static, str>,
 }
 
+/// How a confirmed level shift moves a baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "by", rename_all = "snake_case")]
+pub enum LevelShift {
+    /// Everything moves up (or down) by this much.
+    Add(f64),
+    /// Everything is multiplied by this positive factor (levels and spreads alike): the shape of
+    /// a latency regression, where a slow dependency triples every request.
+    Scale(f64),
+}
+
+impl LevelShift {
+    /// Applies the shift to one value.
+    #[inline]
+    pub fn apply(self, x: f64) -> f64 {
+        match self {
+            LevelShift::Add(d) => x + d,
+            LevelShift::Scale(r) => x * r,
+        }
+    }
+}
+
 /// A streaming model of what is normal.
 ///
 /// Baselines accept points in any time order (the detector that owns one enforces ordering);
@@ -42,9 +64,9 @@ pub trait Baseline: Send + Sync + std::fmt::Debug {
     /// What is normal at `timestamp`. Pure: never mutates.
     fn expect(&self, timestamp: i64) -> Expectation;
 
-    /// Moves the baseline's level by `delta` (a confirmed level shift), keeping its spread and
-    /// its time-of-week shape.
-    fn shift(&mut self, delta: f64);
+    /// Moves the baseline onto a new level after a confirmed shift, keeping its time-of-week
+    /// shape (and, for an additive shift, its spread).
+    fn shift(&mut self, shift: LevelShift);
 
     /// Forgets everything learned (parameters stay).
     fn reset(&mut self);

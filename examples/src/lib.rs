@@ -1,1 +1,4 @@
-//! Runnable examples for oddsight; see `examples/`.
+//! Runnable examples for oddsight and the `oddsight` command-line program.
+//!
+//! The repository README follows; its Rust examples run as doc tests of this crate.
+#![doc = include_str!("../../README.md")]

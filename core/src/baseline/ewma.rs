@@ -1,7 +1,7 @@
 use super::ScaleFloor;
 use crate::error::{Result, check, finite};
 use crate::snapshot::{Stateful, ensure, ensure_finite};
-use crate::traits::{Baseline, Expectation};
+use crate::traits::{Baseline, Expectation, LevelShift};
 use crate::types::Point;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -136,8 +136,11 @@ impl Baseline for EwmaBaseline {
         }
     }
 
-    fn shift(&mut self, delta: f64) {
-        self.mean += delta;
+    fn shift(&mut self, shift: LevelShift) {
+        self.mean = shift.apply(self.mean);
+        if let LevelShift::Scale(r) = shift {
+            self.var *= r * r;
+        }
     }
 
     fn reset(&mut self) {

@@ -6,7 +6,7 @@
 //! | [`WindowBaseline`] (exact sliding mean/variance) | O(1) amortised | 88 + 8·w bytes |
 //! | [`QuantileWindow`] (sliding median, MAD, any quantile) | O(log w) search + one shift of ≤ w floats | 88 + 16·w bytes (23 KiB at w = 1440) |
 //! | [`QuantileSketch`] (unbounded p95/p99) | O(1) | 8 bytes per occupied bin, at most `max_bins` per sign (typically 2–4 KiB) |
-//! | [`SeasonalBaseline`] (time of week) | O(1) | 32 bytes per bucket (193 by default, ~6.4 KiB) |
+//! | [`SeasonalBaseline`] (time of week) | O(1) | 48 bytes per bucket (193 by default, 9,264 bytes) |
 //!
 //! The figures are pinned by a test (`baseline_sizes`), not estimated.
 
@@ -78,6 +78,6 @@ mod tests {
         assert_eq!(std::mem::size_of::<QuantileWindow>(), 88);
         let s = SeasonalParams::default().build().unwrap();
         assert_eq!(s.bucket_count(), 168 + 24 + 1);
-        assert_eq!(s.state_bytes(), (168 + 24 + 1) * 32);
+        assert_eq!(s.state_bytes(), (168 + 24 + 1) * 48);
     }
 }

@@ -1,7 +1,7 @@
 use super::ScaleFloor;
 use crate::error::{Error, Result, check, finite};
 use crate::snapshot::{Stateful, ensure, ensure_finite};
-use crate::traits::{Baseline, Expectation};
+use crate::traits::{Baseline, Expectation, LevelShift};
 use crate::types::Point;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -245,9 +245,10 @@ impl Baseline for QuantileWindow {
         }
     }
 
-    fn shift(&mut self, delta: f64) {
-        self.ring.iter_mut().for_each(|x| *x += delta);
-        self.sorted.iter_mut().for_each(|x| *x += delta);
+    fn shift(&mut self, shift: LevelShift) {
+        // An additive shift or a positive factor keeps the order, so `sorted` stays sorted.
+        self.ring.iter_mut().for_each(|x| *x = shift.apply(*x));
+        self.sorted.iter_mut().for_each(|x| *x = shift.apply(*x));
     }
 
     fn reset(&mut self) {

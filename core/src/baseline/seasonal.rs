@@ -1,7 +1,7 @@
 use super::ScaleFloor;
 use crate::error::{Error, Result, check, finite};
 use crate::snapshot::{Stateful, ensure, ensure_finite};
-use crate::traits::{Baseline, Expectation};
+use crate::traits::{Baseline, Expectation, LevelShift};
 use crate::types::Point;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -81,8 +81,9 @@ pub struct SeasonalParams {
     /// across all days). Must divide `period_ms` and be a multiple of `bucket_ms`; `None`
     /// disables the level.
     pub coarse_period_ms: Option<i64>,
-    /// Per-bucket smoothing: after the first `1/alpha` samples of a bucket (averaged equally),
-    /// newer samples weigh `alpha`. Default 0.1.
+    /// Forgetting per cycle, in (0, 1]: each time a bucket is visited in a new cycle (a new
+    /// week, by default), what it learned before weighs `1 - alpha` as much; samples within one
+    /// visit weigh the same. Default 0.3 (the last three or four weeks dominate).
     pub alpha: f64,
     /// Samples a bucket needs before it is trusted. Default 10.
     pub min_samples: u64,
@@ -105,7 +106,7 @@ impl Default for SeasonalParams {
             anchor_ms: FIRST_MONDAY_MS,
             tz_offset_ms: 0,
             coarse_period_ms: Some(DAY_MS),
-            alpha: 0.1,
+            alpha: 0.3,
             min_samples: 10,
             cold_start: ColdStart::Fallback,
             clip_z: 4.0,
@@ -220,33 +221,69 @@ fn merge_windows(mut w: Vec<TimeWindow>) -> Vec<TimeWindow> {
     out
 }
 
-/// Robust exponentially weighted statistics of one bucket. 32 bytes.
+/// Robust statistics of one bucket, weighted by cycle. 48 bytes.
+///
+/// Samples within one visit of the bucket (one hour of one week) weigh the same; each new cycle
+/// multiplies the weight of everything before by `1 - alpha`. Weighting by cycle rather than by
+/// sample matters: with per-sample decay, a bucket fed sixty per-minute samples in a row would
+/// remember only the last minutes of the hour.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub(crate) struct BucketStats {
     n: u64,
+    cycle: i64,
+    weight: f64,
     mean: f64,
-    var: f64,
+    /// Weighted sum of squared deviations.
+    ss: f64,
     p95: f64,
 }
 
 impl BucketStats {
     #[inline]
-    fn learn(&mut self, x: f64, alpha: f64, clip_z: f64) {
+    fn var(&self) -> f64 {
+        if self.weight > 0.0 { (self.ss / self.weight).max(0.0) } else { 0.0 }
+    }
+
+    #[inline]
+    fn learn(&mut self, x: f64, cycle: i64, keep: f64, clip_z: f64) {
         if self.n == 0 {
-            *self = BucketStats { n: 1, mean: x, var: 0.0, p95: x };
+            *self = BucketStats { n: 1, cycle, weight: 1.0, mean: x, ss: 0.0, p95: x };
             return;
         }
-        let sd = self.var.sqrt();
+        if cycle > self.cycle {
+            let f = keep.powi((cycle - self.cycle).min(1024) as i32);
+            self.weight *= f;
+            self.ss *= f;
+            self.cycle = cycle;
+        }
+        let sd = self.var().sqrt();
         let x = if self.n >= 3 && sd > 0.0 { x.clamp(self.mean - clip_z * sd, self.mean + clip_z * sd) } else { x };
-        let a = alpha.max(1.0 / (self.n as f64 + 1.0));
+        self.weight += 1.0;
         let d = x - self.mean;
-        let inc = a * d;
-        self.mean += inc;
-        self.var = (1.0 - a) * (self.var + d * inc);
-        // p95 by stochastic approximation of the pinball loss, step proportional to the spread.
-        let step = 2.0 * a * self.var.sqrt().max(d.abs() * 0.1);
+        self.mean += d / self.weight;
+        self.ss += d * (x - self.mean);
+        // p95 by Robbins–Monro on the pinball loss; a step of ~10 sd / weight suits the
+        // density of a Gaussian near its 95th percentile.
+        let step = 10.0 * self.var().sqrt().max(d.abs() * 0.1) / self.weight;
         self.p95 += if x > self.p95 { 0.95 * step } else { -0.05 * step };
         self.n += 1;
+    }
+
+    fn apply(&mut self, shift: LevelShift) {
+        if self.n == 0 {
+            return;
+        }
+        match shift {
+            LevelShift::Add(d) => {
+                self.mean += d;
+                self.p95 += d;
+            }
+            LevelShift::Scale(r) => {
+                self.mean *= r;
+                self.p95 *= r;
+                self.ss *= r * r;
+            }
+        }
     }
 }
 
@@ -257,10 +294,12 @@ struct Cache {
     end: i64,
     fine: usize,
     coarse: usize,
+    cycle: i64,
+    coarse_cycle: i64,
 }
 
 impl Cache {
-    const EMPTY: Cache = Cache { start: 1, end: 0, fine: 0, coarse: 0 };
+    const EMPTY: Cache = Cache { start: 1, end: 0, fine: 0, coarse: 0, cycle: 0, coarse_cycle: 0 };
 }
 
 impl Default for Cache {
@@ -286,8 +325,9 @@ pub struct BucketSummary {
 ///
 /// Statistics are kept per time-of-week bucket (by default 168: hour of day × day of week), per
 /// coarse bucket (hour of day) and globally. Each level keeps a robust exponentially weighted
-/// mean, variance and tracked p95, and learns winsorised samples so a single outlier cannot drag
-/// a bucket. O(1) per point, 32 bytes per bucket (193 buckets, 6,176 bytes, by default).
+/// mean, variance and tracked p95 (weighted by cycle, see [`SeasonalParams::alpha`]), and learns
+/// winsorised samples so a single outlier cannot drag a bucket. O(1) per point, 48 bytes per
+/// bucket (193 buckets, 9,264 bytes, by default).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SeasonalBaseline {
     params: SeasonalParams,
@@ -323,7 +363,7 @@ impl SeasonalBaseline {
     pub fn bucket(&self, index: usize) -> Option<BucketSummary> {
         (index < self.fine).then(|| {
             let b = self.levels[index];
-            BucketSummary { count: b.n, mean: b.mean, std_dev: b.var.sqrt(), p95: b.p95 }
+            BucketSummary { count: b.n, mean: b.mean, std_dev: b.var().sqrt(), p95: b.p95 }
         })
     }
 
@@ -339,8 +379,10 @@ impl SeasonalBaseline {
         let within = pos % p.bucket_ms;
         let fine = (pos / p.bucket_ms) as usize;
         let coarse = p.coarse_period_ms.map_or(0, |cp| self.fine + ((pos % cp) / p.bucket_ms) as usize);
+        let cycle = local.div_euclid(p.period_ms);
+        let coarse_cycle = p.coarse_period_ms.map_or(cycle, |cp| local.div_euclid(cp));
         let start = ts.saturating_sub(within);
-        Cache { start, end: start.saturating_add(p.bucket_ms), fine, coarse }
+        Cache { start, end: start.saturating_add(p.bucket_ms), fine, coarse, cycle, coarse_cycle }
     }
 
     /// Learns a finite value at `timestamp`, skipping exclusion windows.
@@ -351,18 +393,18 @@ impl SeasonalBaseline {
         }
         let slot = self.slot(timestamp);
         self.cache = slot;
-        let (alpha, clip) = (self.params.alpha, self.params.clip_z);
-        self.levels[slot.fine].learn(x, alpha, clip);
+        let (keep, clip) = (1.0 - self.params.alpha, self.params.clip_z);
+        self.levels[slot.fine].learn(x, slot.cycle, keep, clip);
         if self.params.coarse_period_ms.is_some() {
-            self.levels[slot.coarse].learn(x, alpha, clip);
+            self.levels[slot.coarse].learn(x, slot.coarse_cycle, keep, clip);
         }
         let g = self.levels.len() - 1;
-        self.levels[g].learn(x, alpha, clip);
+        self.levels[g].learn(x, slot.coarse_cycle, keep, clip);
     }
 
     #[inline]
     fn expectation_from(&self, b: &BucketStats, source: &'static str, warm: bool, fallback: bool) -> Expectation {
-        let (scale, floored) = self.params.floor.apply(b.var.sqrt(), b.mean);
+        let (scale, floored) = self.params.floor.apply(b.var().sqrt(), b.mean);
         Expectation {
             center: b.mean,
             scale,
@@ -415,13 +457,8 @@ impl Baseline for SeasonalBaseline {
         self.expectation_from(b, source, warm, fallback)
     }
 
-    fn shift(&mut self, delta: f64) {
-        for b in &mut self.levels {
-            if b.n > 0 {
-                b.mean += delta;
-                b.p95 += delta;
-            }
-        }
+    fn shift(&mut self, shift: LevelShift) {
+        self.levels.iter_mut().for_each(|b| b.apply(shift));
     }
 
     fn reset(&mut self) {
@@ -451,8 +488,8 @@ impl Stateful for SeasonalBaseline {
         ensure(self.fine == fine && self.levels.len() == fine + coarse + 1, || {
             format!("{} buckets do not match the parameters ({} expected)", self.levels.len(), fine + coarse + 1)
         })?;
-        ensure_finite("SeasonalBaseline", self.levels.iter().flat_map(|b| [&b.mean, &b.var, &b.p95]))?;
-        ensure(self.levels.iter().all(|b| b.var >= 0.0), || "negative variance".into())?;
+        ensure_finite("SeasonalBaseline", self.levels.iter().flat_map(|b| [&b.mean, &b.ss, &b.p95, &b.weight]))?;
+        ensure(self.levels.iter().all(|b| b.ss >= 0.0 && b.weight >= 0.0), || "negative variance or weight".into())?;
         ensure(self.params.exclusions.windows(2).all(|w| w[0].end < w[1].start), || {
             "exclusion windows must be sorted and disjoint".into()
         })

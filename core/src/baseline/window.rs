@@ -1,7 +1,7 @@
 use super::ScaleFloor;
 use crate::error::{Result, check, finite};
 use crate::snapshot::{Stateful, ensure, ensure_finite};
-use crate::traits::{Baseline, Expectation};
+use crate::traits::{Baseline, Expectation, LevelShift};
 use crate::types::Point;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -155,9 +155,9 @@ impl Baseline for WindowBaseline {
         }
     }
 
-    fn shift(&mut self, delta: f64) {
+    fn shift(&mut self, shift: LevelShift) {
         for x in &mut self.ring {
-            *x += delta;
+            *x = shift.apply(*x);
         }
         self.recompute();
     }

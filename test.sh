@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs every check oddsight has: formatting, lints, all tests (doc tests included), every
+# example, and the benches in test mode. Installs what it needs; safe to run on a fresh machine.
+set -euo pipefail
+cd "$(dirname "$0")"
+export CARGO_TERM_COLOR=never
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "toolchain components"
+rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo test (unit, integration and doc tests)"
+cargo test --workspace
+
+step "examples"
+for example in examples/examples/*.rs; do
+    name=$(basename "$example" .rs)
+    step "example $name"
+    cargo run --quiet --release -p oddsight-examples --example "$name" >/dev/null
+done
+
+step "benches in test mode"
+cargo bench -p oddsight-benches -- --test
+
+step "all checks passed"
