@@ -118,9 +118,9 @@ pub struct Aggregator {
 
 impl Aggregator {
     fn interval_start(&self, ts: i64) -> i64 {
-        let w = self.params.width_ms;
-        let rel = ts.saturating_sub(self.params.origin_ms);
-        self.params.origin_ms.saturating_add(rel - rel.rem_euclid(w))
+        // In i128, so that timestamps near i64::MIN neither overflow nor fall outside their interval.
+        let (w, origin) = (i128::from(self.params.width_ms), i128::from(self.params.origin_ms));
+        ((i128::from(ts) - origin).div_euclid(w) * w + origin).clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
     }
 
     /// Adds one event; returns the intervals it closed (usually none).

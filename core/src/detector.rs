@@ -175,7 +175,8 @@ where
             v.notes.excluded = true;
             return Ok(v);
         }
-        let gap = matches!((self.params.max_gap_ms, self.last), (Some(g), Some(l)) if point.timestamp - l > g);
+        let gap =
+            matches!((self.params.max_gap_ms, self.last), (Some(g), Some(l)) if point.timestamp.saturating_sub(l) > g);
         if !e.warm {
             let mut v = Verdict::neutral(point, e.center, e.source, false);
             v.notes.gap = gap;

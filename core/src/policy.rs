@@ -321,7 +321,11 @@ impl StrikePolicy {
         }
         self.shift.push(Point::new(v.timestamp, v.value));
         if let Some(rule) = self.params.rebaseline {
-            let span = self.shift.last().map_or(0, |l| l.timestamp) - self.shift.first().map_or(0, |f| f.timestamp);
+            let span = self
+                .shift
+                .last()
+                .map_or(0, |l| l.timestamp)
+                .saturating_sub(self.shift.first().map_or(0, |f| f.timestamp));
             if self.shift.len() >= rule.min_points as usize && span >= rule.min_duration_ms {
                 events.extend(self.close(v.timestamp, Resolution::Rebaselined));
                 self.clear_run();
@@ -372,7 +376,7 @@ impl AlertPolicy for StrikePolicy {
         } else if triggered {
             let start = self.run_start.unwrap_or(v.timestamp);
             let cooling = self.cooldown_until.is_some_and(|until| v.timestamp < until);
-            if v.timestamp - start >= self.params.min_duration_ms {
+            if v.timestamp.saturating_sub(start) >= self.params.min_duration_ms {
                 if cooling {
                     self.suppressed += 1;
                 } else {

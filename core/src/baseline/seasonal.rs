@@ -251,7 +251,7 @@ impl BucketStats {
             return;
         }
         if cycle > self.cycle {
-            let f = keep.powi((cycle - self.cycle).min(1024) as i32);
+            let f = keep.powi(cycle.saturating_sub(self.cycle).min(1024) as i32);
             self.weight *= f;
             self.ss *= f;
             self.cycle = cycle;
