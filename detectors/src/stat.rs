@@ -509,15 +509,15 @@ impl IqrParams {
 /// ```
 /// use oddsight_core::{Detector, Point};
 /// use oddsight_detectors::stat::IqrParams;
-/// let mut d = IqrParams::default().window(100).warmup(20).build()?;
-/// for i in 0..100 {
-///     d.observe(Point::new(i, (i % 10) as f64))?; // quartiles 2.25 and 6.75, IQR 4.5
+/// let mut d = IqrParams::default().window(101).warmup(20).build()?;
+/// for i in 0..=100 {
+///     d.observe(Point::new(i, i as f64))?; // quartiles 25 and 75, IQR 50
 /// }
-/// let upper_fence = 6.75 + 1.5 * 4.5;
-/// let on_fence = d.score(Point::new(100, upper_fence))?;
+/// let upper_fence = 75.0 + 1.5 * 50.0;
+/// let on_fence = d.score(Point::new(101, upper_fence))?;
 /// assert!((on_fence.z - 3.0).abs() < 1e-9 && on_fence.is_anomaly);
 /// assert!((on_fence.upper - upper_fence).abs() < 1e-9);
-/// assert_eq!(d.score(Point::new(100, 5.0))?.z, 0.0); // inside the box
+/// assert_eq!(d.score(Point::new(101, 60.0))?.z, 0.0); // inside the box
 /// # Ok::<(), oddsight_core::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -753,7 +753,7 @@ impl RateOfChangeParams {
 /// let mut d = RateOfChangeParams::default().build()?;
 /// for i in 0..200 {
 ///     // A steady climb with a little wobble: never flagged.
-///     let v = d.observe(Point::new(i * 1000, 2.0 * i as f64 + (i % 3) as f64))?;
+///     let v = d.observe(Point::new(i * 1000, 2.0 * i as f64 + (0.7 * i as f64).sin()))?;
 ///     assert!(!v.is_anomaly);
 /// }
 /// let jump = d.observe(Point::new(200_000, 480.0))?; // expected about 400
