@@ -67,6 +67,13 @@ pub fn anomaly_score(z: f64) -> f64 {
     s / (s + SURPRISE_AT_3)
 }
 
+/// The anomaly score for a surprise (`-log10 p`) directly: `s / (s + surprise(3σ))`.
+#[inline]
+pub fn score_from_surprise(surprise: f64) -> f64 {
+    let s = if surprise.is_nan() { 0.0 } else { surprise.max(0.0) };
+    s / (s + SURPRISE_AT_3)
+}
+
 /// The |z| at which [`anomaly_score`] reaches `score` (the inverse of the score map), for
 /// `score` in `[0, 1)`. Used to draw bands at a given score threshold.
 pub fn z_for_score(score: f64) -> f64 {
