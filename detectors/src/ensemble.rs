@@ -256,6 +256,10 @@ impl<M: Detector + Clone> Ensemble<M> {
             component,
             notes,
         );
+        // Keep the combined score exact rather than its round trip through z.
+        verdict.anomaly_score = score;
+        verdict.severity = scale::severity(score);
+        verdict.severity_score = scale::severity_score(score);
         verdict.is_anomaly = is_anomaly;
         verdict.confidence = (agreement * mean_conf).clamp(0.0, 1.0);
         let members = self.members_of(verdicts, is_anomaly);
