@@ -245,6 +245,7 @@ where
 
 /// Calls the generic function `$f(name, make)` for every baseline × scorer combination, and
 /// reports every combination that failed (not only the first).
+#[allow(unused_macros)]
 macro_rules! for_each_detector {
     ($f:ident) => {{
         use oddsight_core::{RatioScorer, StudentT, ZScore};
@@ -271,6 +272,7 @@ macro_rules! for_each_detector {
         assert!(failed.is_empty(), "failed for {failed:?}");
     }};
 }
+#[allow(unused_imports)]
 pub(crate) use for_each_detector;
 
 /// Feeds `points` to a detector with `observe`, returning the verdicts.
