@@ -1,1 +1,0 @@
-//! change (being written).
