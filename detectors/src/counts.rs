@@ -213,6 +213,11 @@ pub struct PoissonParams {
     pub clip_z: f64,
     /// Which deviations to report. Default both (a drop to zero is an outage).
     pub sides: Sides,
+    /// Fewest events that can be a rise: a count below it scores z = 0 upward however rare it
+    /// is, so two errors in a minute of a series that is almost always zero (a 1-in-1,000
+    /// event, statistically) do not page anyone. Drops are not affected. Finite, ≥ 0; 0
+    /// disables it. Default 3.
+    pub min_count: f64,
     /// Anomaly-score threshold for `is_anomaly`, in (0, 1). Default 0.5 (|z| = 3).
     pub threshold: f64,
     /// Half-width of the reported band in z-equivalents (a normal approximation). Default 3.
@@ -230,6 +235,7 @@ impl Default for PoissonParams {
             overdispersion: true,
             clip_z: 4.0,
             sides: Sides::Both,
+            min_count: 3.0,
             threshold: d.threshold,
             band_z: d.band_z,
             max_gap_ms: d.max_gap_ms,
@@ -249,6 +255,8 @@ impl PoissonParams {
         clip_z: f64;
         /// Sets `sides`.
         sides: Sides;
+        /// Sets `min_count`.
+        min_count: f64;
     }
     verdict_setters!();
 
@@ -259,6 +267,9 @@ impl PoissonParams {
     pub fn validate(&self) -> Result<()> {
         check_alpha(self.alpha)?;
         check_clip(self.clip_z)?;
+        if !(self.min_count >= 0.0 && self.min_count.is_finite()) {
+            return Err(invalid("min_count", "must be finite and >= 0", self.min_count));
+        }
         detector_params(self.threshold, self.band_z, self.max_gap_ms).map(|_| ())
     }
 
@@ -278,7 +289,8 @@ impl PoissonParams {
 /// The rate is the exponentially weighted mean of past counts, smoothed with half an event of
 /// prior over one extra interval: `λ = (N·mean + 0.5) / (N + 1)`, `N = min(n, 1/alpha)`. So a
 /// zero-heavy series has a small positive rate, nothing divides by zero, and one lone event in a
-/// series of zeros is not an incident (with the defaults its z is at most 2.6) while a burst is.
+/// series of zeros is not an incident (with the defaults its z is at most 2.6) while a burst is;
+/// and no count below `min_count` (default 3) is ever a rise.
 /// A count `k ≥ λ` scores the upper tail `P(X ≥ k)`, a count below it the lower tail
 /// `P(X ≤ k)`; either tail, doubled, is the two-sided probability behind the z-equivalent. With
 /// `overdispersion` the distribution is a negative binomial of the same mean and the observed
@@ -362,10 +374,11 @@ impl Detector for PoissonDetector {
         } else {
             (poisson_z(k, lambda), lambda, "poisson")
         };
+        let z = if z > 0.0 && k < self.params.min_count { 0.0 } else { self.params.sides.keep(z) };
         let half = self.params.band_z * var.sqrt();
         Ok(verdict_from_z(
             point,
-            self.params.sides.keep(z),
+            z,
             lambda,
             ((lambda - half).max(0.0), lambda + half),
             self.params.threshold,
@@ -586,9 +599,10 @@ impl ErrorRatioParams {
 /// `P(X ≥ e)` for `X ~ Binomial(n, p)` (or the lower tail, with [`Sides::Both`]/[`Sides::Lower`]).
 /// Intervals below `min_requests` are not judged. Real error counts are clumpier than a
 /// binomial; with `overdispersion` the detector learns the intra-interval correlation `ρ` from
-/// the Pearson residuals of past intervals and scores at the effective sample size `n / (1 +
-/// (n − 1)ρ)` (the beta-binomial's variance), so a service that normally wobbles between 0.1 %
-/// and 0.3 % errors does not page at 0.3 %.
+/// the Pearson residuals of past intervals and scores at the effective sample size `n / D`,
+/// `D = 1 + (n − 1)(ρ + 1/(R + 2))` (a beta-binomial's variance; the `1/(R + 2)` term is the
+/// uncertainty of the learned rate, always included), so a service that normally wobbles
+/// between 0.1 % and 0.5 % errors does not page at 0.6 %.
 ///
 /// **Streaming API.** [`observe_counts`](Self::observe_counts) (and `score_counts`,
 /// `update_counts`, the batch forms) take `(timestamp, errors, requests)`; the verdict's value
@@ -651,8 +665,12 @@ impl ErrorRatioDetector {
         if self.params.overdispersion { self.rho.max(0.0) } else { 0.0 }
     }
 
+    /// Variance of an interval's error count relative to a binomial's: `1 + (n − 1)(ρ + 1/(R + 2))`.
+    /// The `1/(R + 2)` term is the uncertainty of the learned rate itself (the beta-binomial
+    /// posterior predictive): negligible once `R` dwarfs `n`, and honest when a busy interval
+    /// follows a quiet night that left little volume behind the rate.
     fn design_effect(&self, requests: f64) -> f64 {
-        1.0 + (requests - 1.0).max(0.0) * self.overdispersion()
+        1.0 + (requests - 1.0).max(0.0) * (self.overdispersion() + 1.0 / (self.requests + 2.0))
     }
 
     fn warm(&self) -> bool {
@@ -777,7 +795,7 @@ impl ErrorRatioDetector {
             self.params.threshold,
             self.n,
             self.params.warmup.max(1),
-            Cow::Borrowed(if d > 1.0 + 1e-9 { "beta-binomial" } else { "binomial" }),
+            Cow::Borrowed(if self.overdispersion() > 0.0 { "beta-binomial" } else { "binomial" }),
             Notes { gap, ..Notes::default() },
         )
     }
@@ -795,12 +813,11 @@ impl ErrorRatioDetector {
                 let reach = self.params.clip_z * sd * d.sqrt() + 1.0;
                 e = e.clamp((expected - reach).max(0.0), (expected + reach).min(requests));
             }
-            // Overdispersion from the squared Pearson residual: E[r²] = 1 + (n − 1)ρ for a
-            // beta-binomial, inflated by n/R for the error in the rate it was measured against.
-            // Winsorised, so one incident cannot make the detector deaf for weeks.
+            // Overdispersion from the squared Pearson residual: E[r²] = 1 + (n − 1)(ρ + 1/(R + 2))
+            // (see `design_effect`), so each interval gives an estimate of ρ. Winsorised, so one
+            // incident cannot make the detector deaf for weeks.
             let r = ((errors - expected) / sd).clamp(-self.params.clip_z * d.sqrt(), self.params.clip_z * d.sqrt());
-            let inflation = 1.0 + requests / self.requests.max(requests);
-            let rho_obs = ((r * r / inflation - 1.0) / (requests - 1.0)).clamp(-1.0, 1.0);
+            let rho_obs = ((r * r - 1.0) / (requests - 1.0) - 1.0 / (self.requests + 2.0)).clamp(-1.0, 1.0);
             let a = self.params.alpha.max(1.0 / (self.rho_n as f64 + 1.0));
             self.rho += a * (rho_obs - self.rho);
             self.rho_n += 1;
@@ -1023,6 +1040,14 @@ mod tests {
         assert!(!one.is_anomaly, "{}", one.explain());
         let burst = d.score(Point::new(500, 4.0)).unwrap();
         assert!(burst.is_anomaly && burst.direction == oddsight_core::Direction::Up);
+        // Two events are rare here (z > 4) but below min_count; without the floor they page.
+        assert_eq!(d.score(Point::new(500, 2.0)).unwrap().z, 0.0);
+        let mut strict = PoissonParams::default().min_count(0.0).build().unwrap();
+        for i in 0..500 {
+            strict.update(Point::new(i, 0.0)).unwrap();
+        }
+        assert!(strict.score(Point::new(500, 2.0)).unwrap().is_anomaly);
+        assert!(PoissonParams::default().min_count(-1.0).build().is_err());
     }
 
     #[test]

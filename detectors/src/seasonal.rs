@@ -429,7 +429,10 @@ impl SeasonalAggregateDetector {
 
     /// Start of the interval `timestamp` falls in.
     pub fn interval_start(&self, timestamp: i64) -> i64 {
-        timestamp - timestamp.rem_euclid(self.params.interval_ms)
+        // As the core aggregator computes it (in i128, so timestamps near i64::MIN cannot
+        // overflow), so that the two always agree on which interval is open.
+        let w = i128::from(self.params.interval_ms);
+        (i128::from(timestamp).div_euclid(w) * w).clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
     }
 
     fn check(&self, point: Point) -> Result<()> {
