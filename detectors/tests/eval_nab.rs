@@ -1,6 +1,8 @@
 //! The NAB scorer: hand-worked cases, a brute-force cross-check, loading errors, and the
 //! reference check against published NAB results in `../shared/nab`.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
 use oddsight_detectors::Error;
 use oddsight_detectors::eval::nab::{NabCorpus, NabFile, Profile, ProfileScore, probation, scaled_sigmoid};
 use std::collections::HashMap;
@@ -14,7 +16,7 @@ fn close(a: f64, b: f64, tol: f64) -> bool {
     (a - b).abs() <= tol
 }
 
-fn get<'a>(r: &'a oddsight_detectors::eval::nab::NabReport, p: Profile) -> &'a ProfileScore {
+fn get(r: &oddsight_detectors::eval::nab::NabReport, p: Profile) -> &ProfileScore {
     r.profile(p.name).unwrap()
 }
 
@@ -175,8 +177,8 @@ fn brute_force(corpus: &NabCorpus, scores: &[Vec<f64>], p: Profile) -> (f64, Opt
                     None => raw -= p.fn_weight,
                 }
             }
-            for i in prob..f.len() {
-                if s[i] < theta || f.windows.iter().any(|&(a, b)| a <= i && i <= b) {
+            for (i, &score) in s.iter().enumerate().skip(prob) {
+                if score < theta || f.windows.iter().any(|&(a, b)| a <= i && i <= b) {
                     continue;
                 }
                 let prev = f.windows.iter().rev().find(|&&(_, b)| b < i);
@@ -220,7 +222,7 @@ fn sweep_matches_brute_force() {
             let rows = 10 + (splitmix(&mut rng) % 60) as usize;
             let mut windows = Vec::new();
             let mut at = (splitmix(&mut rng) % 12) as usize;
-            while at < rows && splitmix(&mut rng) % 3 != 0 {
+            while at < rows && !splitmix(&mut rng).is_multiple_of(3) {
                 let w = 1 + (splitmix(&mut rng) % 8) as usize;
                 let end = (at + w - 1).min(rows - 1);
                 windows.push((at, end));

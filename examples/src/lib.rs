@@ -2,3 +2,7 @@
 //!
 //! The repository README follows; its Rust examples run as doc tests of this crate.
 #![doc = include_str!("../../README.md")]
+
+pub mod detector_choice;
+pub mod score_csv;
+pub mod timestamp;

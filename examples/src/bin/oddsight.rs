@@ -1,0 +1,230 @@
+//! `oddsight`: streaming anomaly detection for telemetry, from the command line.
+//!
+//! Run `oddsight --help` (or `oddsight <command> --help`) for usage and examples.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use oddsight_detectors::eval::nab::NabCorpus;
+use oddsight_examples::detector_choice::{DEFAULT_SPEC, build_detector};
+use oddsight_examples::score_csv::{ScoreOptions, score_csv};
+use oddsight_examples::timestamp::NumericUnit;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+const ABOUT: &str = "Streaming anomaly detection for telemetry.";
+
+const AFTER: &str = "\
+Examples:
+  oddsight score latency.csv latency_scored.csv
+  oddsight score --detector 'mad(window=720)' - - < in.csv > out.csv
+  oddsight eval-nab ../shared/nab/data ../shared/nab/labels/windows.json
+  oddsight eval-nab --detector ewma --per-file data/ labels/windows.json
+
+Detectors (--detector SPEC): ewma, ewma(alpha=0.1, warmup=30), mad, mad(window=1440, warmup=30).
+Default: mad.";
+
+const SCORE_AFTER: &str = "\
+INPUT has a header naming the columns `timestamp` and `value` (other columns are ignored).
+Timestamps may be `YYYY-MM-DD HH:MM:SS`, ISO 8601 (`T`, a fraction, `Z` or an offset such as
++02:00), or Unix seconds or milliseconds (numbers; see --time-unit). Times without a zone are UTC.
+
+OUTPUT is `timestamp,value,anomaly_score`: the same rows in the same order, timestamp and value
+copied as written, the score in [0, 1] (0.5 is |z| = 3; well spread up to 1). Each row is judged
+only against the rows before it, then learned (streaming). A timestamp earlier than the previous
+row's is clamped to it for the detector; repeated timestamps are fine.
+
+A bad row stops the run with a one-line error naming its line (the header is line 1), exit
+status 1, and no output file is left behind.
+
+Examples:
+  oddsight score latency.csv latency_scored.csv
+  oddsight score --detector ewma --time-unit ms metrics.csv -      # write to standard output
+  cat in.csv | oddsight score - out.csv";
+
+const NAB_AFTER: &str = "\
+DATA_DIR holds CSV files (`timestamp,value`, `YYYY-MM-DD HH:MM:SS`) in any sub-folders;
+WINDOWS.json maps each file's path relative to DATA_DIR to its anomaly windows, as NAB's
+labels/combined_windows.json does. Every file is streamed through a fresh detector and the
+NAB scores (standard, reward_low_FP_rate, reward_low_FN_rate) are printed, each at the single
+threshold that maximises it over the whole corpus.
+
+Examples:
+  oddsight eval-nab ../shared/nab/data ../shared/nab/labels/windows.json
+  oddsight eval-nab --detector 'ewma(alpha=0.02)' --per-file data/ windows.json
+  oddsight eval-nab --json data/ windows.json > report.json";
+
+#[derive(Debug, Parser)]
+#[command(name = "oddsight", version, about = ABOUT, after_help = AFTER, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Score a `timestamp,value` CSV row by row and write `timestamp,value,anomaly_score`.
+    #[command(after_help = SCORE_AFTER)]
+    Score {
+        /// Detector specification.
+        #[arg(long, short, value_name = "SPEC", default_value = DEFAULT_SPEC)]
+        detector: String,
+        /// How numeric timestamps are read: `auto` decides from the first one (≥ 1e11 is
+        /// milliseconds).
+        #[arg(long, value_enum, default_value_t = Unit::Auto)]
+        time_unit: Unit,
+        /// Print nothing on success.
+        #[arg(long, short)]
+        quiet: bool,
+        /// Input CSV, or `-` for standard input.
+        input: PathBuf,
+        /// Output CSV, or `-` for standard output.
+        output: PathBuf,
+    },
+    /// Run a detector over a NAB-format corpus and print its NAB scores.
+    #[command(name = "eval-nab", after_help = NAB_AFTER)]
+    EvalNab {
+        /// Detector specification.
+        #[arg(long, short, value_name = "SPEC", default_value = DEFAULT_SPEC)]
+        detector: String,
+        /// Also print each file's figures (at the standard profile's threshold).
+        #[arg(long)]
+        per_file: bool,
+        /// Print the full report as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Folder of CSV files.
+        data_dir: PathBuf,
+        /// Anomaly windows (NAB's combined_windows.json format).
+        windows: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Unit {
+    /// Decide from the first numeric timestamp.
+    Auto,
+    /// Unix seconds.
+    S,
+    /// Unix milliseconds.
+    Ms,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Score { detector, time_unit, quiet, input, output } => {
+            let unit = match time_unit {
+                Unit::Auto => NumericUnit::Auto,
+                Unit::S => NumericUnit::Seconds,
+                Unit::Ms => NumericUnit::Millis,
+            };
+            score(&detector, unit, quiet, &input, &output)
+        }
+        Command::EvalNab { detector, per_file, json, data_dir, windows } => {
+            eval_nab(&detector, per_file, json, &data_dir, &windows)
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            // One line, whatever the cause, so scripts can show it as is.
+            eprintln!("oddsight: error: {}", message.replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn is_stdio(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+fn score(spec: &str, unit: NumericUnit, quiet: bool, input: &Path, output: &Path) -> Result<(), String> {
+    let mut detector = build_detector(spec)?;
+    let started = Instant::now();
+    let shown_in = if is_stdio(input) { "<stdin>".to_string() } else { input.display().to_string() };
+    if !is_stdio(input)
+        && !is_stdio(output)
+        && let (Ok(a), Ok(b)) = (input.canonicalize(), output.canonicalize())
+        && a == b
+    {
+        return Err(format!("{shown_in}: the output would overwrite the input; choose another OUTPUT"));
+    }
+    let reader: Box<dyn std::io::Read> = if is_stdio(input) {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::fs::File::open(input).map_err(|e| format!("{shown_in}: cannot open: {e}"))?)
+    };
+    let options = ScoreOptions { unit };
+    let summary = if is_stdio(output) {
+        score_csv(reader, std::io::stdout().lock(), detector.as_mut(), options)
+    } else {
+        let file = std::fs::File::create(output).map_err(|e| format!("{}: cannot create: {e}", output.display()))?;
+        let result = score_csv(reader, file, detector.as_mut(), options);
+        if result.is_err() {
+            // A half-written output would look like a result; leave none.
+            let _ = std::fs::remove_file(output);
+        }
+        result
+    }
+    .map_err(|e| format!("{shown_in}: {e}"))?;
+    if !quiet {
+        let took = started.elapsed().as_secs_f64();
+        eprintln!(
+            "oddsight: scored {} rows with {spec} in {took:.3} s: {} with score >= 0.5 (max {:.4}){}",
+            summary.rows,
+            summary.anomalies,
+            summary.max_score,
+            if summary.clamped > 0 {
+                format!(", {} out-of-order timestamps clamped", summary.clamped)
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(())
+}
+
+fn eval_nab(spec: &str, per_file: bool, json: bool, data_dir: &Path, windows: &Path) -> Result<(), String> {
+    // Build once up front so a bad spec fails before the corpus is read.
+    build_detector(spec)?;
+    let started = Instant::now();
+    let corpus = NabCorpus::load(data_dir, windows).map_err(|e| e.to_string())?;
+    let report = corpus
+        .score_detector(|| {
+            build_detector(spec).map_err(|reason| oddsight_detectors::Error::Spec {
+                spec: spec.to_string(),
+                position: 0,
+                reason,
+            })
+        })
+        .map_err(|e| e.to_string())?;
+    let took = started.elapsed().as_secs_f64();
+    let mut out = std::io::stdout().lock();
+    let write = |e: std::io::Error| format!("cannot write to standard output: {e}");
+    if json {
+        let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+        writeln!(out, "{text}").map_err(write)?;
+        return Ok(());
+    }
+    writeln!(out, "detector: {spec}").map_err(write)?;
+    write!(out, "{report}").map_err(write)?;
+    if per_file && let Some(standard) = report.profiles.first() {
+        writeln!(out, "\nper file, standard profile:").map_err(write)?;
+        writeln!(out, "{:<58} {:>7} {:>9} {:>7} {:>8}", "file", "rows", "detected", "FP rows", "raw").map_err(write)?;
+        for f in &standard.files {
+            writeln!(
+                out,
+                "{:<58} {:>7} {:>9} {:>7} {:>8.3}",
+                f.path,
+                f.rows,
+                format!("{}/{}", f.detected_windows, f.windows),
+                f.false_positives,
+                f.raw
+            )
+            .map_err(write)?;
+        }
+    }
+    eprintln!("oddsight: {} files, {} rows in {took:.3} s", report.files, report.rows);
+    Ok(())
+}
