@@ -683,3 +683,13 @@ fn splitmix_is_deterministic_and_roughly_normal() {
     let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / xs.len() as f64;
     assert!(mean.abs() < 0.05 && (var - 1.0).abs() < 0.05, "{mean} {var}");
 }
+
+#[test]
+fn watch_verdicts_stay_sane_through_rebaselines() {
+    common::watch_over("ewma", wild(), 300, common::ewma);
+    common::watch_over("window", wild(), 300, common::window);
+    common::watch_over("quantile-window", wild(), 300, common::quantile_window);
+    // Seasonal baselines scale every bucket on a re-baseline, and overflow with huge values and
+    // factors: see `regressions.rs`.
+    common::watch_over("seasonal", moderate(), 6, common::seasonal);
+}

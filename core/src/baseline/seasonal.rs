@@ -257,7 +257,7 @@ impl BucketStats {
             self.cycle = cycle;
         }
         let sd = self.var().sqrt();
-        let x = if self.n >= 3 && sd > 0.0 { x.clamp(self.mean - clip_z * sd, self.mean + clip_z * sd) } else { x };
+        let x = if self.n >= 3 && sd > 0.0 { x.max(self.mean - clip_z * sd).min(self.mean + clip_z * sd) } else { x };
         self.weight += 1.0;
         let d = x - self.mean;
         self.mean += d / self.weight;

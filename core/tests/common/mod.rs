@@ -280,6 +280,34 @@ pub(crate) fn observe_all<D: Detector>(d: &mut D, points: &[Point]) -> Vec<Verdi
     points.iter().map(|&p| d.observe(p).unwrap()).collect()
 }
 
+/// A Watch over `make()`'s baseline stays sane while level shifts (by factors of `10^±exponent`)
+/// drive its policy into re-baselining.
+pub(crate) fn watch_over<B, F>(name: &str, values: BoxedStrategy<f64>, exponent: i32, make: F)
+where
+    B: oddsight_core::Baseline + oddsight_core::Stateful + Clone,
+    F: Fn() -> B,
+{
+    let factor = prop_oneof![values.clone(), (-exponent..=exponent).prop_map(|e| 10f64.powi(e))];
+    let shifts = prop::collection::vec((0usize..150, factor), 0..4);
+    check(&format!("watch-sane/{name}"), 24, (series(values, 10..150), shifts), |(mut points, shifts)| {
+        for (at, by) in shifts {
+            for p in points.iter_mut().skip(at) {
+                let moved = p.value * by;
+                p.value = if moved.is_finite() { moved } else { p.value };
+            }
+        }
+        let policy = oddsight_core::StrikePolicyParams::strikes(2)
+            .rebaseline(Some(oddsight_core::ShiftRule::new(3, 0)))
+            .build()
+            .unwrap();
+        let mut w = oddsight_core::Watch::new(detector(make(), oddsight_core::ZScore), policy);
+        for &p in &points {
+            sane(&w.push(p).unwrap().verdict)?;
+        }
+        Ok(())
+    });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Comparisons
 
