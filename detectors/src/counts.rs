@@ -952,6 +952,13 @@ mod tests {
     }
 
     #[test]
+    fn state_sizes() {
+        // The module docs quote these; change both together.
+        assert_eq!(std::mem::size_of::<PoissonDetector>(), 112);
+        assert_eq!(std::mem::size_of::<ErrorRatioDetector>(), 136);
+    }
+
+    #[test]
     fn poisson_tails_match_statrs_at_integers() {
         for &lambda in &[0.01, 0.5, 3.0, 40.0, 900.0] {
             let dist = Poisson::new(lambda).unwrap();

@@ -6,9 +6,12 @@
 //!
 //! | detector | input | z-equivalent | state per series |
 //! |---|---|---|---|
-//! | [`SeasonalZScore`] | one value per point | `(x − bucket mean) / bucket sd` | 9.6 KiB by default |
-//! | [`RatioToBaseline`] | one positive value per point | `3 · ln(x / bucket mean) / ln(multiple)` | 9.6 KiB by default |
-//! | [`SeasonalAggregateDetector`] | raw events | Student-t of the interval's mean / p95 / max / count / sum against its bucket | 9.8 KiB + 8 bytes per event of the open interval |
+//! | [`SeasonalZScore`] | one value per point | `(x − bucket mean) / bucket sd` | 248 + 9,264 bytes by default |
+//! | [`RatioToBaseline`] | one positive value per point | `3 · ln(x / bucket mean) / ln(multiple)` | 256 + 9,264 bytes by default |
+//! | [`SeasonalAggregateDetector`] | raw events | Student-t of the interval's mean / p95 / max / count / sum against its bucket | 672 + 9,264 bytes + 8 per event of the open interval |
+//!
+//! (Sizes are `size_of` plus the heap each series holds: 48 bytes per bucket, 193 buckets by
+//! default; pinned by a test.)
 
 use crate::stat::{all_finite, check_point, detector_params, invalid, is_gap, level_shift, setters, verdict_setters};
 use oddsight_core::detector::verdict_from_z;
@@ -31,8 +34,8 @@ const DAY_MS: i64 = 24 * HOUR_MS;
 ///
 /// A [`BaselineDetector`] of a [`SeasonalBaseline`] and [`ZScore`]; build it with
 /// [`SeasonalZScoreParams::build`] (weekly, hourly buckets) or from
-/// [`SeasonalZScoreParams::daily`]. State: 9,264 bytes of buckets by default (48 per bucket) +
-/// the detector's 112 bytes. Snapshot kind `BaselineDetector<SeasonalBaseline,ZScore>`.
+/// [`SeasonalZScoreParams::daily`]. State: 248 bytes + 9,264 bytes of buckets by default (48
+/// per bucket; 25 buckets, 1,200 bytes, with `daily`). Snapshot kind `BaselineDetector<SeasonalBaseline,ZScore>`.
 ///
 /// ```
 /// use oddsight_core::{Detector, Point};
@@ -378,7 +381,7 @@ impl SeasonalAggregateParams {
 /// (interval start, statistic), which is what a policy collects.
 ///
 /// Events must be finite and in time order; an event for an interval already closed by
-/// [`flush`](Self::flush) is [`Error::LateEvent`]. State: 344 bytes + the baseline's buckets
+/// [`flush`](Self::flush) is [`Error::LateEvent`]. State: 672 bytes + the baseline's buckets
 /// (9,264 bytes by default) + 8 bytes per event of the open interval. Snapshot kind
 /// `SeasonalAggregateDetector`.
 ///
@@ -637,6 +640,17 @@ mod tests {
         x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         x ^= x >> 31;
         ((x >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+    }
+
+    #[test]
+    fn state_sizes() {
+        // The module docs quote these; change both together.
+        use std::mem::size_of;
+        assert_eq!(size_of::<SeasonalZScore>(), 248);
+        assert_eq!(size_of::<RatioToBaseline>(), 256);
+        assert_eq!(size_of::<SeasonalAggregateDetector>(), 672);
+        assert_eq!(SeasonalZScoreParams::default().build().unwrap().baseline().state_bytes(), 9_264);
+        assert_eq!(SeasonalZScoreParams::daily().build().unwrap().baseline().state_bytes(), 25 * 48);
     }
 
     #[test]

@@ -9,11 +9,13 @@
 //!
 //! | detector | normal is | z-equivalent | state per series |
 //! |---|---|---|---|
-//! | [`EwmaZScore`] | exponentially weighted mean and spread | `(x − mean) / sd` | 96 bytes |
-//! | [`WindowZScore`] | exact mean and spread of the last `w` points | `(x − mean) / sd` | 128 + 8·w bytes |
-//! | [`MadZScore`] | median and MAD of the last `w` points | `(x − median) / (1.4826·MAD)` | 128 + 16·w bytes |
+//! | [`EwmaZScore`] | exponentially weighted mean and spread | `(x − mean) / sd` | 104 bytes |
+//! | [`WindowZScore`] | exact mean and spread of the last `w` points | `(x − mean) / sd` | 136 + 8·w bytes |
+//! | [`MadZScore`] | median and MAD of the last `w` points | `(x − median) / (1.4826·MAD)` | 136 + 16·w bytes |
 //! | [`IqrDetector`] | quartiles of the last `w` points | `3 × distance beyond the quartile / (k·IQR)` | 176 + 16·w bytes |
-//! | [`RateOfChangeDetector`] | median and MAD of the last `w` changes | `(Δx − median Δ) / (1.4826·MAD Δ)` | 248 + 16·(w + lookback) bytes |
+//! | [`RateOfChangeDetector`] | median and MAD of the last `w` changes | `(Δx − median Δ) / (1.4826·MAD Δ)` | 264 + 16·(w + lookback) bytes |
+//!
+//! (Sizes are `size_of` plus the heap each series holds, pinned by a test.)
 //!
 //! The three z-score detectors are [`BaselineDetector`]s (a core baseline plus the core
 //! [`ZScore`] scorer) with a flat `…Params` struct whose `build()` validates everything once;
@@ -142,7 +144,7 @@ pub(crate) fn all_finite(points: &[Point]) -> Result<()> {
 /// "3σ from the moving average" rule, O(1) per point.
 ///
 /// A [`BaselineDetector`] of an [`EwmaBaseline`] and the plain [`ZScore`]; build it with
-/// [`EwmaZScoreParams::build`]. State: 96 bytes, no heap. Snapshot kind
+/// [`EwmaZScoreParams::build`]. State: 104 bytes, no heap. Snapshot kind
 /// `BaselineDetector<EwmaBaseline,ZScore>`.
 ///
 /// ```
@@ -228,7 +230,7 @@ impl EwmaZScoreParams {
 /// amortised per point).
 ///
 /// A [`BaselineDetector`] of a [`WindowBaseline`] and [`ZScore`]; build it with
-/// [`WindowZScoreParams::build`]. State: 128 bytes + 8 per point of window. Snapshot kind
+/// [`WindowZScoreParams::build`]. State: 136 bytes + 8 per point of window. Snapshot kind
 /// `BaselineDetector<WindowBaseline,ZScore>`.
 ///
 /// ```
@@ -315,7 +317,7 @@ impl WindowZScoreParams {
 /// window to be wild).
 ///
 /// A [`BaselineDetector`] of a [`QuantileWindow`] and [`ZScore`]; build it with
-/// [`MadZScoreParams::build`]. State: 128 bytes + 16 per point of window (23 KiB at the
+/// [`MadZScoreParams::build`]. State: 136 bytes + 16 per point of window (23 KiB at the
 /// default 1440). Snapshot kind `BaselineDetector<QuantileWindow,ZScore>`.
 ///
 /// ```
@@ -744,7 +746,7 @@ impl RateOfChangeParams {
 /// the MAD of changes is zero the floor (relative to the series' level) is used and the verdict
 /// notes `scale_floored`.
 ///
-/// State: 248 bytes + 16 per remembered change and per lookback value (about 4 KiB with the
+/// State: 264 bytes + 16 per remembered change and per lookback value (about 4 KiB with the
 /// defaults). Snapshot kind `RateOfChangeDetector`.
 ///
 /// ```
@@ -887,6 +889,17 @@ mod tests {
         x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         x ^= x >> 31;
         ((x >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+    }
+
+    #[test]
+    fn state_sizes() {
+        // The module docs quote these; change both together.
+        use std::mem::size_of;
+        assert_eq!(size_of::<EwmaZScore>(), 104);
+        assert_eq!(size_of::<WindowZScore>(), 136);
+        assert_eq!(size_of::<MadZScore>(), 136);
+        assert_eq!(size_of::<IqrDetector>(), 176);
+        assert_eq!(size_of::<RateOfChangeDetector>(), 264);
     }
 
     #[test]
