@@ -14,6 +14,7 @@ pub enum Combine {
     /// tail probabilities. One member alone at 10σ against two calm ones reads as a moderate
     /// anomaly; all three at 4σ read as a stronger one. The default.
     #[default]
+    #[serde(rename = "logp")]
     LogP,
     /// The largest weighted member score: any member can raise the alarm.
     Max,

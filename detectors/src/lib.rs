@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod any;
 pub mod change;
 pub mod counts;
 pub mod ensemble;
@@ -12,4 +13,5 @@ pub mod spec;
 pub mod stat;
 pub mod trend;
 
+pub use any::{AnyDetector, DEFAULT_SPEC, NAMES};
 pub use error::{Error, Result};

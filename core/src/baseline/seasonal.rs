@@ -288,7 +288,7 @@ impl BucketStats {
 }
 
 /// Bucket range of the newest learned point, so a sequential stream skips the divisions.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy)]
 struct Cache {
     start: i64,
     end: i64,
@@ -300,6 +300,14 @@ struct Cache {
 
 impl Cache {
     const EMPTY: Cache = Cache { start: 1, end: 0, fine: 0, coarse: 0, cycle: 0, coarse_cycle: 0 };
+}
+
+/// The cache is derived from the timestamp alone (it is not serialised): two baselines that differ
+/// only in what they have cached behave identically, so they compare equal.
+impl PartialEq for Cache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 impl Default for Cache {
