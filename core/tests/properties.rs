@@ -408,15 +408,19 @@ fn aggregator_intervals_are_contiguous_sane_and_round_trip() {
                 prop_assert_eq!(&r, &agg);
                 restored = Some(r);
             }
-            out.extend(agg.push(t, v).unwrap());
+            let closed = agg.push(t, v).unwrap();
             if let Some(r) = &mut restored {
-                let _ = r.push(t, v).unwrap();
+                let again = r.push(t, v).unwrap();
+                prop_assert_eq!(serde_json::to_string(&again).unwrap(), serde_json::to_string(&closed).unwrap());
             }
+            out.extend(closed);
         }
-        if let Some(r) = &restored {
-            prop_assert_eq!(r, &agg);
+        let last = agg.flush();
+        if let Some(r) = &mut restored {
+            prop_assert_eq!(serde_json::to_string(&r.flush()).unwrap(), serde_json::to_string(&last).unwrap());
+            prop_assert_eq!(&*r, &agg);
         }
-        out.extend(agg.flush());
+        out.extend(last);
         let mut in_windows = 0;
         for w in out.windows(2) {
             prop_assert_eq!(w[0].end, w[1].start, "intervals are contiguous");
@@ -485,6 +489,21 @@ fn calibrator_is_sane_pure_and_round_trips() {
                 prop_assert_eq!(
                     [k.p_value, k.z, k.anomaly_score].map(f64::to_bits),
                     [j.p_value, j.z, j.anomaly_score].map(f64::to_bits)
+                );
+            }
+            // More extreme raw scores are never less anomalous.
+            let mut finite: Vec<f64> =
+                probes.iter().copied().chain(xs.iter().copied()).filter(|r| r.is_finite()).collect();
+            finite.sort_by(f64::total_cmp);
+            for pair in finite.windows(2) {
+                let (lo, hi) = (c.calibrate(pair[0]), c.calibrate(pair[1]));
+                prop_assert!(
+                    lo.anomaly_score <= hi.anomaly_score,
+                    "{} -> {:?} but {} -> {:?}",
+                    pair[0],
+                    lo,
+                    pair[1],
+                    hi
                 );
             }
             prop_assert_eq!(c.to_snapshot().unwrap(), snap);
