@@ -485,6 +485,36 @@ impl Baseline for SeasonalBaseline {
     }
 }
 
+/// Batch training: parameters fitted to a history give a warm baseline in one call.
+///
+/// ```
+/// use oddsight_core::{Baseline, Fit, Point, SeasonalParams};
+/// const H: i64 = 3_600_000;
+/// let history: Vec<Point> = (0..14 * 24).map(|h| Point::new(h * H, if h % 24 == 9 { 90.0 } else { 10.0 })).collect();
+/// let baseline = SeasonalParams::default().min_samples(2).fit(&history[..])?;
+/// assert_eq!(baseline.count(), 14 * 24);
+/// assert!(baseline.expect(14 * 24 * H + 9 * H).center > 80.0);
+/// assert!(SeasonalParams::default().fit(&[Point::new(0, f64::NAN)][..]).is_err());
+/// # Ok::<(), oddsight_core::Error>(())
+/// ```
+impl crate::traits::Fit<[Point]> for SeasonalParams {
+    type Fitted = SeasonalBaseline;
+
+    fn fit(&self, data: &[Point]) -> Result<SeasonalBaseline> {
+        if data.is_empty() {
+            return Err(Error::Empty { what: "history" });
+        }
+        for p in data {
+            finite("value", p.value)?;
+        }
+        let mut b = self.clone().build()?;
+        for p in data {
+            b.learn(p.timestamp, p.value);
+        }
+        Ok(b)
+    }
+}
+
 impl Stateful for SeasonalBaseline {
     fn kind() -> String {
         "SeasonalBaseline".into()
