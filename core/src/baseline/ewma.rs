@@ -99,7 +99,7 @@ impl EwmaBaseline {
     /// Learns a value already known to be finite. The hot loop of every EWMA detector.
     #[inline]
     pub fn learn(&mut self, x: f64) {
-        let a = self.params.alpha.max(1.0 / (self.n as f64 + 1.0));
+        let a = weight(self.params.alpha, self.n);
         let d = x - self.mean;
         let inc = a * d;
         self.mean += inc;
@@ -114,6 +114,17 @@ impl EwmaBaseline {
         let (s, _) = self.params.floor.apply(self.var.sqrt(), self.mean);
         (x - self.mean) / s
     }
+}
+
+/// The weight of the next point after `n`: `max(alpha, 1 / (n + 1))`.
+///
+/// Once `(n + 1) · alpha` clears 1 by a few ulps, `1 / (n + 1)` rounds below `alpha` and the
+/// answer is `alpha`; testing that with a product spares the hot loop a division (the margin
+/// covers the product's rounding, so the shortcut never changes the result).
+#[inline]
+pub(crate) fn weight(alpha: f64, n: u64) -> f64 {
+    let next = n as f64 + 1.0;
+    if next * alpha >= 1.0 + 4.0 * f64::EPSILON { alpha } else { alpha.max(1.0 / next) }
 }
 
 impl Baseline for EwmaBaseline {
@@ -162,5 +173,25 @@ impl Stateful for EwmaBaseline {
         self.params.validate()?;
         ensure_finite("EwmaBaseline", [&self.mean, &self.var])?;
         ensure(self.var >= 0.0, || format!("variance must be >= 0, got {}", self.var))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weight_shortcut_is_exact() {
+        let mut alphas = vec![1.0, 0.5, 0.3, 0.1, 0.05, 0.01, 1e-3, 1.0 / 3.0, 1.0 / 7.0, 0.999_999, 1e-6];
+        alphas.extend((1..200).map(|k| 1.0 / k as f64));
+        alphas.extend((1..200).map(|k| 1.0 / k as f64 + f64::EPSILON));
+        alphas.extend((2..200).map(|k| 1.0 / k as f64 - f64::EPSILON / 4.0));
+        for &alpha in &alphas {
+            let horizon = (4.0 / alpha) as u64 + 10;
+            for n in (0..horizon).chain([u64::MAX / 2, u64::MAX - 1]) {
+                let want = alpha.max(1.0 / (n as f64 + 1.0));
+                assert_eq!(weight(alpha, n).to_bits(), want.to_bits(), "alpha {alpha}, n {n}");
+            }
+        }
     }
 }
