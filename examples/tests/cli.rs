@@ -172,7 +172,7 @@ fn reads_stdin_and_writes_stdout() {
 
 #[test]
 fn help_has_examples() {
-    for args in [&["--help"][..], &["score", "--help"], &["eval-nab", "--help"]] {
+    for args in [&["--help"][..], &["score", "--help"], &["eval-nab", "--help"], &["eval-synthetic", "--help"]] {
         let out = oddsight(args);
         assert!(out.status.success());
         let text = String::from_utf8_lossy(&out.stdout);
@@ -236,4 +236,16 @@ fn eval_nab_on_a_generated_corpus() {
     assert!(!out.status.success() && stderr.trim_end().lines().count() == 1, "{stderr}");
     assert!(stderr.contains("no entry for synthetic/a.csv"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn eval_synthetic_prints_a_table_and_json() {
+    let out = oddsight(&["eval-synthetic", "--detector", "ewma", "--replicates", "2"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("| spike | easy |") && text.contains("| count_burst | hard |"), "{text}");
+    let out = oddsight(&["eval-synthetic", "--json", "--replicates", "1", "--seed", "3"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["cells"].as_array().unwrap().len(), 21);
+    assert_eq!(report["overall_fixed"]["events"], 21);
 }
