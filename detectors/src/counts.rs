@@ -66,10 +66,13 @@ const TINY: f64 = 1e-300;
 /// core's surprise scale (`-log10 p`), which has no lower limit.
 fn z_from_ln_tail(ln_tail: f64, upper: bool) -> f64 {
     if ln_tail.is_nan() {
-        return 0.0;
+        // The log-space terms broke down; `or_normal` takes over.
+        return f64::NAN;
     }
     let ln_p = (ln_tail + std::f64::consts::LN_2).min(0.0);
-    let z = if ln_p > TINY.ln() {
+    let z = if ln_p == f64::NEG_INFINITY {
+        scale::MAX_Z
+    } else if ln_p > TINY.ln() {
         z_from_p(ln_p.exp())
     } else {
         let s = -ln_p / std::f64::consts::LN_10;
@@ -94,8 +97,22 @@ fn ln_tail(direct: Option<f64>, ln_first: f64, ratio: f64) -> f64 {
 /// cost O(√λ) terms. (With one of them small the exact forms converge fast.)
 const POISSON_EXACT_LIMIT: f64 = 1000.0;
 
+/// The z of a tail computation, or, if it broke down (counts so large that the log-gamma
+/// terms overflow), the normal approximation `(k − mean) / sd`, which is excellent there.
+fn or_normal(z: f64, k: f64, mean: f64, var: f64) -> f64 {
+    if !z.is_nan() {
+        return z;
+    }
+    let z = (k - mean) / var.sqrt();
+    if z.is_nan() { 0.0 } else { z }
+}
+
 /// Signed z-equivalent of observing `k` events under a Poisson with mean `lambda > 0`.
 fn poisson_z(k: f64, lambda: f64) -> f64 {
+    or_normal(poisson_tail_z(k, lambda), k, lambda, lambda)
+}
+
+fn poisson_tail_z(k: f64, lambda: f64) -> f64 {
     let upper = k >= lambda;
     if (k + 1.0).min(lambda) > POISSON_EXACT_LIMIT {
         // P(X ≥ k) = P(Gamma(k) ≤ λ) and P(X ≤ k) = P(Gamma(k + 1) ≥ λ); Wilson–Hilferty makes
@@ -120,6 +137,10 @@ fn poisson_z(k: f64, lambda: f64) -> f64 {
 /// probability `p` in (0, 1) (mean `r(1 − p)/p`).
 fn negative_binomial_z(k: f64, r: f64, p: f64) -> f64 {
     let mean = r * (1.0 - p) / p;
+    or_normal(negative_binomial_tail_z(k, r, p, mean), k, mean, mean / p)
+}
+
+fn negative_binomial_tail_z(k: f64, r: f64, p: f64, mean: f64) -> f64 {
     let ln_pmf = |k: f64| ln_gamma(k + r) - ln_gamma(r) - ln_gamma(k + 1.0) + r * p.ln() + k * (1.0 - p).ln();
     if k >= mean {
         if k <= 0.0 {
@@ -139,6 +160,10 @@ fn negative_binomial_z(k: f64, r: f64, p: f64) -> f64 {
 /// Signed z-equivalent of `k` successes in `n > 0` trials with probability `p` in (0, 1);
 /// `k` and `n` may be fractional (effective counts after an overdispersion correction).
 fn binomial_z(k: f64, n: f64, p: f64) -> f64 {
+    or_normal(binomial_tail_z(k, n, p), k, n * p, n * p * (1.0 - p))
+}
+
+fn binomial_tail_z(k: f64, n: f64, p: f64) -> f64 {
     let ln_pmf =
         |k: f64| ln_gamma(n + 1.0) - ln_gamma(k + 1.0) - ln_gamma(n - k + 1.0) + k * p.ln() + (n - k) * (1.0 - p).ln();
     if k >= n * p {
@@ -1013,6 +1038,22 @@ mod tests {
         let e = negative_binomial_z(5000.0, 2.0, 0.5);
         assert!(e > 37.0 && e.is_finite());
         assert!(poisson_z(0.0, 2000.0) < -37.0);
+    }
+
+    #[test]
+    fn absurd_counts_saturate_instead_of_breaking() {
+        for z in [
+            poisson_z(f64::MAX, 5.0),
+            poisson_z(1e300, 1e3),
+            poisson_z(1e300, 1e290),
+            binomial_z(1e300, 1e300, 0.001),
+            negative_binomial_z(1e300, 2.0, 0.5),
+            negative_binomial_z(f64::MAX, 1e6, 0.5),
+        ] {
+            assert!(z > 30.0 && !z.is_nan(), "{z}");
+        }
+        assert!(poisson_z(0.0, 1e300) < -30.0);
+        assert!(binomial_z(0.0, 1e300, 0.5) < -30.0);
     }
 
     #[test]
