@@ -72,7 +72,8 @@ pub struct StrikePolicyParams {
     /// After an alert resolves, no new alert fires for this long (de-duplicates flapping).
     /// Default 0.
     pub cooldown_ms: i64,
-    /// Keep strikes out of the baseline. Default true.
+    /// Keep strikes out of the baseline. Default true. Strikes judged against a cold-start
+    /// fallback (`notes.fallback`) are learned regardless, so cold buckets warm up.
     pub protect_baseline: bool,
     /// Re-baseline on a confirmed shift (only with `protect_baseline`). Default `Some(60 points)`.
     pub rebaseline: Option<ShiftRule>,
@@ -306,7 +307,10 @@ impl StrikePolicy {
     }
 
     fn guard(&mut self, v: &Verdict, strike: bool, events: &mut Vec<AlertEvent>) -> Learn {
-        if !self.params.protect_baseline {
+        // A verdict judged against a coarser fallback (a cold seasonal bucket) is learned even
+        // when it strikes: keeping it out would leave the bucket cold forever, and a run of them
+        // (a first weekend judged against weekdays) must not re-baseline every bucket.
+        if !self.params.protect_baseline || v.notes.fallback {
             return Learn::Learn;
         }
         if !strike {

@@ -187,7 +187,6 @@ fn seasonal_rebaseline_by_a_large_factor_keeps_every_bucket_finite() {
 // Open: snapshots
 
 #[test]
-#[ignore = "BUG seasonal.rs: derived PartialEq compares the #[serde(skip)] lookup cache, so restore(snapshot(x)) != x"]
 fn seasonal_restore_equals_the_original() {
     let mut b = common::seasonal();
     b.update(Point::new(0, 1.0)).unwrap();
