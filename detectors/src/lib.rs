@@ -7,6 +7,7 @@ pub mod ensemble;
 mod error;
 pub mod esd;
 pub mod eval;
+pub mod monitor;
 pub mod period;
 pub mod seasonal;
 pub mod spec;
