@@ -256,8 +256,15 @@ impl BucketStats {
             self.ss *= f;
             self.cycle = cycle;
         }
-        let sd = self.var().sqrt();
-        let x = if self.n >= 3 && sd > 0.0 { x.max(self.mean - clip_z * sd).min(self.mean + clip_z * sd) } else { x };
+        // Most samples sit well inside `mean ± clip_z·sd`, where winsorising is the identity;
+        // `surely_inside` says so without the division and the square root, which would
+        // otherwise sit on the chain from one sample to the next.
+        let x = if self.n >= 3 && !self.surely_inside(x, clip_z) {
+            let sd = self.var().sqrt();
+            if sd > 0.0 { x.max(self.mean - clip_z * sd).min(self.mean + clip_z * sd) } else { x }
+        } else {
+            x
+        };
         self.weight += 1.0;
         let d = x - self.mean;
         self.mean += d / self.weight;
@@ -267,6 +274,20 @@ impl BucketStats {
         let step = 10.0 * self.var().sqrt().max(d.abs() * 0.1) / self.weight;
         self.p95 += if x > self.p95 { 0.95 * step } else { -0.05 * step };
         self.n += 1;
+    }
+
+    /// Whether `x` certainly lies strictly between the winsorising bounds
+    /// `mean ± clip_z · sqrt(ss / weight)` as `learn` rounds them, tested on squares:
+    /// `(|x − mean| + 1e-15·|mean|)² · weight < clip_z² · ss · (1 − 1e-9)`. The `1e-15·|mean|`
+    /// covers the rounding of `mean ± w`, and the 1e-9 margin the dozen roundings of either side
+    /// (each within 1.2e-16), so `true` is never wrong; the range checks keep every quantity
+    /// normal, where those bounds hold. When unsure it says `false` and `learn` does it exactly.
+    #[inline]
+    fn surely_inside(&self, x: f64, clip_z: f64) -> bool {
+        let e = (x - self.mean).abs() + 1e-15 * self.mean.abs();
+        let lhs = e * e * self.weight;
+        let rhs = clip_z * clip_z * self.ss;
+        lhs < rhs * (1.0 - 1e-9) && rhs < 1e300 && rhs > 1e-250 * self.weight
     }
 
     fn apply(&mut self, shift: LevelShift) {
@@ -537,6 +558,78 @@ impl Stateful for SeasonalBaseline {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `BucketStats::learn` as first written: winsorising with the division and the root.
+    fn reference_learn(b: &mut BucketStats, x: f64, cycle: i64, keep: f64, clip_z: f64) {
+        if b.n == 0 {
+            *b = BucketStats { n: 1, cycle, weight: 1.0, mean: x, ss: 0.0, p95: x };
+            return;
+        }
+        if cycle > b.cycle {
+            let f = keep.powi(cycle.saturating_sub(b.cycle).min(1024) as i32);
+            b.weight *= f;
+            b.ss *= f;
+            b.cycle = cycle;
+        }
+        let sd = b.var().sqrt();
+        let x = if b.n >= 3 && sd > 0.0 { x.max(b.mean - clip_z * sd).min(b.mean + clip_z * sd) } else { x };
+        b.weight += 1.0;
+        let d = x - b.mean;
+        b.mean += d / b.weight;
+        b.ss += d * (x - b.mean);
+        let step = 10.0 * b.var().sqrt().max(d.abs() * 0.1) / b.weight;
+        b.p95 += if x > b.p95 { 0.95 * step } else { -0.05 * step };
+        b.n += 1;
+    }
+
+    #[test]
+    fn learn_matches_the_plain_winsorising_bit_for_bit() {
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let unit = |r: u64| (r >> 11) as f64 / (1u64 << 53) as f64;
+        let (mut clamped, mut shortcut) = (0, 0);
+        for scale in [1e-300, 1e-160, 1e-12, 1.0, 1e9, 1e150, 1e300] {
+            for offset in [0.0, 1.0, 1e6, -1e12] {
+                for &(keep, clip_z) in &[(0.7, 4.0), (0.0, 1.0), (0.999, 1.0 + 1e-12), (0.5, 1e160)] {
+                    let (mut fast, mut slow) = (BucketStats::default(), BucketStats::default());
+                    let mut cycle = 0;
+                    for i in 0..3000 {
+                        let r = next();
+                        // Gaussian-ish noise, outliers on and near the bounds, repeats, and
+                        // constant stretches (zero spread).
+                        let z = (unit(r) + unit(next()) + unit(next()) - 1.5) * 2.0;
+                        let x = match r % 16 {
+                            0 => offset * scale + 40.0 * scale * z,
+                            1 => offset * scale + clip_z * slow.var().sqrt() * (1.0 + (z * 1e-15)),
+                            2 => slow.mean,
+                            _ if (i / 500) % 3 == 2 => offset * scale,
+                            _ => offset * scale + scale * z,
+                        };
+                        if r % 97 == 0 {
+                            cycle += 1 + (r % 3) as i64;
+                        }
+                        let sd = slow.var().sqrt();
+                        let (lo, hi) = (slow.mean - clip_z * sd, slow.mean + clip_z * sd);
+                        clamped += usize::from(slow.n >= 3 && sd > 0.0 && !(lo..=hi).contains(&x));
+                        shortcut += usize::from(fast.n >= 3 && fast.surely_inside(x, clip_z));
+                        fast.learn(x, cycle, keep, clip_z);
+                        reference_learn(&mut slow, x, cycle, keep, clip_z);
+                        let bits = |b: &BucketStats| {
+                            [b.n, b.cycle as u64, b.weight.to_bits(), b.mean.to_bits(), b.ss.to_bits(), b.p95.to_bits()]
+                        };
+                        assert_eq!(bits(&fast), bits(&slow), "scale {scale}, offset {offset}, step {i}, x {x}");
+                    }
+                }
+            }
+        }
+        // Both paths were taken, many times.
+        assert!(clamped > 10_000 && shortcut > 50_000, "{clamped} clamped, {shortcut} shortcuts");
+    }
 
     #[test]
     fn monday_is_bucket_zero_and_offsets_move_it() {
