@@ -67,7 +67,7 @@ pub type SeasonalZScore = BaselineDetector<SeasonalBaseline, ZScore>;
 ///     .threshold(0.6)
 ///     .build()?;
 /// assert_eq!(d.params().threshold, 0.6);
-/// assert!(SeasonalZScoreParams::default().seasonal(SeasonalParams::default().bucket_ms(7)).build().is_err());
+/// assert!(SeasonalZScoreParams::default().seasonal(SeasonalParams::default().bucket_ms(0)).build().is_err());
 /// # Ok::<(), oddsight_core::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
