@@ -59,16 +59,20 @@ fn fail<T>(reason: impl Into<String>) -> Result<T, TimestampError> {
     Err(TimestampError { reason: reason.into() })
 }
 
-/// A timestamp parser that remembers the numeric unit once [`NumericUnit::Auto`] has decided.
+/// A timestamp parser that remembers the numeric unit once [`NumericUnit::Auto`] has decided,
+/// and the last date it read (consecutive rows mostly share it, so the calendar arithmetic
+/// is done once a day, not once a row).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TimestampParser {
     unit: NumericUnit,
+    /// `YYYY-MM-DD` of the last date read, and its day number.
+    last_date: Option<([u8; 10], i64)>,
 }
 
 impl TimestampParser {
     /// A parser reading numbers in `unit`.
     pub fn new(unit: NumericUnit) -> Self {
-        TimestampParser { unit }
+        TimestampParser { unit, last_date: None }
     }
 
     /// The numeric unit in force (still `Auto` until the first numeric timestamp).
@@ -85,10 +89,43 @@ impl TimestampParser {
         let field = trim(field);
         match field.first() {
             None => fail("empty timestamp"),
+            Some(b'0'..=b'9') if field.len() == 19 && field[4] == b'-' => match self.parse_plain(field) {
+                Some(ms) => Ok(ms),
+                None => parse_datetime(field),
+            },
             Some(b'0'..=b'9') if field.len() >= 10 && field[4] == b'-' => parse_datetime(field),
             Some(b'0'..=b'9' | b'-' | b'+' | b'.') => self.parse_number(field),
             _ => parse_fallback(field),
         }
+    }
+
+    /// `YYYY-MM-DD HH:MM:SS` (or with `T`), the commonest form, with the date cached.
+    /// `None` for anything else or anything out of range, which [`parse_datetime`] then
+    /// reads or explains.
+    #[inline]
+    fn parse_plain(&mut self, b: &[u8]) -> Option<i64> {
+        if b[7] != b'-' || !matches!(b[10], b' ' | b'T' | b't') || b[13] != b':' || b[16] != b':' {
+            return None;
+        }
+        let date: [u8; 10] = b[..10].try_into().ok()?;
+        let days = match self.last_date {
+            Some((d, days)) if d == date => days,
+            _ => {
+                let (c, y2, mo, d) = (two(b, 0)?, two(b, 2)?, two(b, 5)?, two(b, 8)?);
+                let y = c * 100 + y2;
+                if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) {
+                    return None;
+                }
+                let days = days_from_civil(y, mo, d);
+                self.last_date = Some((date, days));
+                days
+            }
+        };
+        let (h, mi, sec) = (two(b, 11)?, two(b, 14)?, two(b, 17)?);
+        if h > 23 || mi > 59 || sec > 59 {
+            return None;
+        }
+        Some(days * 86_400_000 + ((h * 60 + mi) * 60 + sec) * 1000)
     }
 
     fn parse_number(&mut self, field: &[u8]) -> Result<i64, TimestampError> {
@@ -325,6 +362,26 @@ mod tests {
         assert_eq!(p("2014-04-10 24:00:00"), p("2014-04-11"));
         assert_eq!(p("1970-01-01 00:00:00"), Ok(0));
         assert_eq!(p("1969-12-31T23:59:59Z"), Ok(-1000));
+    }
+
+    #[test]
+    fn the_date_cache_is_invisible() {
+        let mut cached = TimestampParser::default();
+        for text in [
+            "2014-04-10 16:15:00",
+            "2014-04-10 23:59:59",
+            "2014-04-11 00:00:00",
+            "2014-04-10 00:00:01",
+            "2014-04-10T16:15:00",
+            "2014-02-29 00:00:00",
+            "2014-04-10 16:15:60",
+            "2014-04-10 24:00:00",
+            "2016-02-29 12:00:00",
+            "2014-04-10 16:15:0x",
+        ] {
+            assert_eq!(cached.parse(text.as_bytes()), TimestampParser::default().parse(text.as_bytes()), "{text}");
+            assert_eq!(cached.parse(text.as_bytes()), parse_datetime(text.as_bytes()), "{text}");
+        }
     }
 
     #[test]
