@@ -24,7 +24,7 @@ Examples:
   oddsight eval-synthetic --detector mad
 
 Detectors (--detector SPEC): ewma, ewma(alpha=0.1, warmup=30), mad, mad(window=1440, warmup=30).
-Default: mad.";
+Default: ewma.";
 
 const SCORE_AFTER: &str = "\
 INPUT has a header naming the columns `timestamp` and `value` (other columns are ignored).
@@ -184,8 +184,8 @@ fn score(spec: &str, unit: NumericUnit, quiet: bool, input: &Path, output: &Path
     {
         return Err(format!("{shown_in}: the output would overwrite the input; choose another OUTPUT"));
     }
-    let reader: Box<dyn std::io::Read> = if is_stdio(input) {
-        Box::new(std::io::stdin().lock())
+    let reader: Box<dyn std::io::Read + Send> = if is_stdio(input) {
+        Box::new(std::io::stdin())
     } else {
         Box::new(std::fs::File::open(input).map_err(|e| format!("{shown_in}: cannot open: {e}"))?)
     };
