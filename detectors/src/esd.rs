@@ -22,7 +22,7 @@
 //! sequential decision is authoritative: outliers have |z| ≥ 3 and every other point |z| < 3
 //! (clamped at the boundary in the rare cases, masking among them, where the two disagree).
 
-use crate::change::{anchored_z, param, positive, range_usize};
+use crate::change::{anchored_z, band, band_z, check_value, param, range_usize};
 use crate::period::PeriodParams;
 use ndarray::ArrayView1;
 use oddsight_core::detector::verdict_from_z;
@@ -117,7 +117,7 @@ pub struct EsdParams {
     pub robust: bool,
     /// Which side may hold outliers. Default both.
     pub tail: Tail,
-    /// Half-width of the reported band, in (robust) standard deviations. Default 3.
+    /// Half-width of the reported band, in (robust) standard deviations, (0, 100]. Default 3.
     pub band_z: f64,
 }
 
@@ -199,7 +199,7 @@ impl EsdParams {
         if !(self.alpha > 0.0 && self.alpha < 0.5) {
             return Err(param("alpha", "must be in (0, 0.5)", self.alpha));
         }
-        positive("band_z", self.band_z)
+        band_z(self.band_z)
     }
 
     /// Tests `values` observed at `timestamps` (Unix ms, non-decreasing).
@@ -252,6 +252,9 @@ impl<'a> Fit<ArrayView1<'a, f64>> for EsdParams {
 
 fn check_input(timestamps: &[i64], values: &[f64]) -> Result<()> {
     check_batch(None, timestamps, values)?;
+    for &v in values {
+        check_value(v)?;
+    }
     if values.is_empty() {
         return Err(Error::Empty { what: "values" });
     }
@@ -508,7 +511,7 @@ fn verdicts(
         .map(|i| {
             let point = Point::new(timestamps[i], values[i]);
             let expected = offset(i) + g.center;
-            let band = (expected - p.band_z * g.scale, expected + p.band_z * g.scale);
+            let band = band(expected, p.band_z * g.scale);
             let signed = if g.scale > 0.0 { (resid[i] - g.center) / g.scale } else { 0.0 };
             let sign = if signed < 0.0 { -1.0 } else { 1.0 };
             let (z, component) = match rank[i] {

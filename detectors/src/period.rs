@@ -24,7 +24,7 @@
 //! 5. **Snap.** With timestamps, a period within `snap_tolerance` of a minute, hour, day or
 //!    week is moved onto it exactly (an autocorrelation peak at 1437 minutes is a day).
 
-use crate::change::{param, range_usize};
+use crate::change::{check_value, param, range_usize};
 use ndarray::ArrayView1;
 use oddsight_core::{Error, Fit, Result};
 use serde::{Deserialize, Serialize};
@@ -210,8 +210,8 @@ impl PeriodParams {
         if values.is_empty() {
             return Err(Error::Empty { what: "values" });
         }
-        if let Some(&v) = values.iter().find(|v| v.is_infinite()) {
-            return Err(Error::NonFinite { what: "value", value: v });
+        for &v in values.iter().filter(|v| !v.is_nan()) {
+            check_value(v)?;
         }
         self.analyse(values, None)
     }
@@ -249,8 +249,8 @@ impl PeriodParams {
         if values.is_empty() {
             return Err(Error::Empty { what: "values" });
         }
-        if let Some(&v) = values.iter().find(|v| v.is_infinite()) {
-            return Err(Error::NonFinite { what: "value", value: v });
+        for &v in values.iter().filter(|v| !v.is_nan()) {
+            check_value(v)?;
         }
         let mut diffs = Vec::with_capacity(timestamps.len());
         for w in timestamps.windows(2) {

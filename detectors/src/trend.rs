@@ -8,7 +8,9 @@
 //! [Theil–Sen slope](theil_sen) says how fast they move. [`MannKendall`] runs both over a
 //! sliding window as a streaming [`Detector`].
 
-use crate::change::{anchored_z, check_finite, check_order, param, positive, range_usize, snapshot_error};
+use crate::change::{
+    VALUE_LIMIT, anchored_z, band, band_z, check_order, check_value, param, range_usize, snapshot_error,
+};
 use oddsight_core::detector::verdict_from_z;
 use oddsight_core::{
     Detector, Direction, Error, Notes, Point, QuantileWindow, QuantileWindowParams, Result, ScaleFloor, Stateful,
@@ -81,7 +83,7 @@ pub fn mann_kendall_test(values: &[f64]) -> Result<MannKendallTest> {
         return Err(Error::Empty { what: "values" });
     }
     for &v in values {
-        check_finite("value", v)?;
+        check_value(v)?;
     }
     let n = values.len();
     let mut sorted = values.to_vec();
@@ -167,7 +169,7 @@ pub fn theil_sen(timestamps: &[i64], values: &[f64]) -> Result<Option<f64>> {
         return Err(Error::Empty { what: "values" });
     }
     for &v in values {
-        check_finite("value", v)?;
+        check_value(v)?;
     }
     let pairs = values.len() * (values.len() - 1) / 2;
     let slope =
@@ -271,7 +273,7 @@ pub struct MannKendallParams {
     /// trend (|z| = 3 on the common scale). In (0, 0.5). Default 0.001.
     pub alpha: f64,
     /// Half-width of the reported band around the window median, in robust standard
-    /// deviations. Default 3.
+    /// deviations, (0, 100]. Default 3.
     pub band_z: f64,
     /// Spread floor of the window's median/MAD band.
     pub floor: ScaleFloor,
@@ -314,7 +316,7 @@ impl MannKendallParams {
         if !(self.alpha > 0.0 && self.alpha < 0.5) {
             return Err(param("alpha", "must be in (0, 0.5)", self.alpha));
         }
-        positive("band_z", self.band_z)?;
+        band_z(self.band_z)?;
         self.floor.validate()
     }
 
@@ -472,7 +474,7 @@ impl MannKendall {
 
 impl Detector for MannKendall {
     fn score(&self, point: Point) -> Result<Verdict> {
-        check_finite("value", point.value)?;
+        check_value(point.value)?;
         check_order(self.last, point.timestamp)?;
         let (s, ties, n) = self.advance(point.value);
         let p = &self.params;
@@ -491,7 +493,7 @@ impl Detector for MannKendall {
         } else {
             Cow::Borrowed("mann-kendall")
         };
-        let band = (center - p.band_z * sd, center + p.band_z * sd);
+        let band = band(center, p.band_z * sd);
         let notes = Notes { scale_floored: floored, ..Notes::default() };
         let mut v = verdict_from_z(point, z, center, band, 0.5, n as u64, p.window as u64, component, notes);
         v.is_anomaly = significant;
@@ -499,7 +501,7 @@ impl Detector for MannKendall {
     }
 
     fn update(&mut self, point: Point) -> Result<()> {
-        check_finite("value", point.value)?;
+        check_value(point.value)?;
         check_order(self.last, point.timestamp)?;
         let (s, ties, _) = self.advance(point.value);
         if self.ring.len() == self.params.window {
@@ -522,7 +524,7 @@ impl Detector for MannKendall {
     fn rebaseline(&mut self, recent: &[Point]) -> Result<()> {
         let Some(newest) = recent.last() else { return Ok(()) };
         for p in recent {
-            check_finite("value", p.value)?;
+            check_value(p.value)?;
         }
         let last = self.last.map_or(newest.timestamp, |l| l.max(newest.timestamp));
         self.reset();
@@ -564,6 +566,9 @@ impl Stateful for MannKendall {
             return Err(snapshot_error("window and its sorted copy disagree in length"));
         }
         let values: Vec<f64> = self.ring.iter().map(|p| p.1).collect();
+        if values.iter().any(|v| v.abs() > VALUE_LIMIT) {
+            return Err(snapshot_error("window holds a value beyond the accepted range"));
+        }
         let mut sorted = values.clone();
         sorted.sort_by(f64::total_cmp);
         if sorted != self.level.sorted() {

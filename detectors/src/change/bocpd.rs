@@ -1,8 +1,8 @@
 //! Bayesian online change-point detection (Adams & MacKay, 2007) with a Normal-Gamma model.
 
 use super::{
-    MAX_SURPRISE, ShiftReport, anchored_z, check_finite, check_order, log_add_exp, param, positive, range_usize,
-    snapshot_error,
+    MAX_SURPRISE, ShiftReport, anchored_z, band, band_z, check_order, check_value, log_add_exp, param, plausible,
+    range_usize, snapshot_error,
 };
 use oddsight_core::detector::verdict_from_z;
 use oddsight_core::{Detector, Direction, Notes, Point, Result, ScaleFloor, Stateful, Verdict};
@@ -17,6 +17,11 @@ const MAD_TO_SIGMA: f64 = 1.482_602_218_505_602;
 /// Hypotheses whose normalised log-weight falls below this are dropped: `e^-700 ≈ 1e-304` of
 /// the posterior can never matter again, and dropping them keeps quiet series cheap.
 const LOG_PRUNE: f64 = -700.0;
+
+/// A restored state's `β` may not exceed this: `max_run_length` squared deviations of values
+/// within the accepted range stay far below it, and no predictive variance built on it can
+/// overflow.
+const BETA_LIMIT: f64 = 1e306;
 
 /// The contamination component of each run's predictive is that run's Student-t widened by
 /// this factor.
@@ -36,7 +41,7 @@ const LN_OUTLIER_SCALE: f64 = std::f64::consts::LN_10;
 #[non_exhaustive]
 pub struct BocpdParams {
     /// Expected run length between changes, `1 / hazard`, in points; the hazard is constant.
-    /// Finite and > 1. Default 250.
+    /// In (1, 1e12]. Default 250.
     pub expected_run_length: f64,
     /// Run lengths are truncated here, so each point costs O(`max_run_length`): a run that would
     /// grow longer is merged into the longest kept one, whose statistics then cover the most
@@ -52,10 +57,10 @@ pub struct BocpdParams {
     /// 3..=`max_run_length`. Default 20.
     pub warmup: usize,
     /// Prior strength `κ₀` of the mean, in pseudo-points: small values let a new run's mean
-    /// be set by its own first points. Finite and > 0. Default 0.1.
+    /// be set by its own first points. In [1e-6, 1e6]. Default 0.1.
     pub prior_strength: f64,
     /// Prior shape `α₀` of the precision, in half pseudo-points: a new run's predictive is a
-    /// Student-t with `2α₀` degrees of freedom. Finite and > 0. Default 1.
+    /// Student-t with `2α₀` degrees of freedom. In [1e-3, 1e6]. Default 1.
     pub prior_shape: f64,
     /// Probability that a single point is a stray outlier rather than data from the current
     /// run, in `[0, 0.5)`. Each run predicts with `(1 − ε)·t + ε·t_wide`, the second a Student-t
@@ -64,7 +69,7 @@ pub struct BocpdParams {
     /// a change of level; a real shift still wins within a point or two. 0 gives the plain
     /// Adams & MacKay model. Default 0.01.
     pub outlier_probability: f64,
-    /// Half-width of the reported band, in predictive standard deviations. Default 3.
+    /// Half-width of the reported band, in predictive standard deviations, (0, 100]. Default 3.
     pub band_z: f64,
     /// Floor of the prior standard deviation (a constant warm-up).
     pub floor: ScaleFloor,
@@ -144,8 +149,8 @@ impl BocpdParams {
     /// # Errors
     /// [`oddsight_core::Error::InvalidParameter`] naming the first bad one.
     pub fn validate(&self) -> Result<()> {
-        if !(self.expected_run_length > 1.0 && self.expected_run_length.is_finite()) {
-            return Err(param("expected_run_length", "must be finite and > 1", self.expected_run_length));
+        if !(self.expected_run_length > 1.0 && self.expected_run_length <= 1e12) {
+            return Err(param("expected_run_length", "must be in (1, 1e12]", self.expected_run_length));
         }
         range_usize("max_run_length", self.max_run_length, 16, 100_000)?;
         range_usize("recent", self.recent, 1, self.max_run_length - 1)?;
@@ -153,12 +158,16 @@ impl BocpdParams {
             return Err(param("threshold", "must be in (0, 1)", self.threshold));
         }
         range_usize("warmup", self.warmup, 3, self.max_run_length)?;
-        positive("prior_strength", self.prior_strength)?;
-        positive("prior_shape", self.prior_shape)?;
+        if !(1e-6..=1e6).contains(&self.prior_strength) {
+            return Err(param("prior_strength", "must be in [1e-6, 1e6]", self.prior_strength));
+        }
+        if !(1e-3..=1e6).contains(&self.prior_shape) {
+            return Err(param("prior_shape", "must be in [1e-3, 1e6]", self.prior_shape));
+        }
         if !(self.outlier_probability >= 0.0 && self.outlier_probability < 0.5) {
             return Err(param("outlier_probability", "must be in [0, 0.5)", self.outlier_probability));
         }
-        positive("band_z", self.band_z)?;
+        band_z(self.band_z)?;
         self.floor.validate()
     }
 
@@ -507,7 +516,7 @@ impl Bocpd {
     }
 
     fn check(&self, point: Point) -> Result<()> {
-        check_finite("value", point.value)?;
+        check_value(point.value)?;
         check_order(self.state.last, point.timestamp)
     }
 
@@ -550,7 +559,7 @@ impl Bocpd {
         } else {
             Cow::Borrowed("bocpd")
         };
-        let band = (expected - p.band_z * sd, expected + p.band_z * sd);
+        let band = band(expected, p.band_z * sd);
         let notes = Notes { scale_floored: floored, ..Notes::default() };
         let count = st.seen.min(p.max_run_length as u64);
         let mut v = verdict_from_z(point, z, expected, band, 0.5, count, p.warmup as u64, component, notes);
@@ -636,6 +645,9 @@ impl Default for Lse {
 impl Lse {
     #[inline]
     fn add(&mut self, x: f64) {
+        if x == f64::NEG_INFINITY || x.is_nan() {
+            return;
+        }
         if x <= self.max {
             self.sum += (x - self.max).exp();
         } else {
@@ -703,7 +715,7 @@ impl Detector for Bocpd {
     fn rebaseline(&mut self, recent: &[Point]) -> Result<()> {
         let Some(newest) = recent.last() else { return Ok(()) };
         for p in recent {
-            check_finite("value", p.value)?;
+            check_value(p.value)?;
         }
         let last = Some(self.state.last.map_or(newest.timestamp, |l| l.max(newest.timestamp)));
         // Start again from the new level: the recent points become the warm-up (and the first
@@ -769,7 +781,7 @@ impl Stateful for Bocpd {
             return Err(snapshot_error("warm-up holds a non-finite value"));
         }
         if let Some(p) = st.prior
-            && !(p.mean.is_finite() && p.beta.is_finite() && p.beta > 0.0)
+            && !(plausible(p.mean) && p.beta > 0.0 && p.beta <= BETA_LIMIT)
         {
             return Err(snapshot_error(format!("invalid prior {p:?}")));
         }
@@ -781,7 +793,8 @@ impl Stateful for Bocpd {
             if r.len <= prev || r.len as usize > max || r.n > r.len {
                 return Err(snapshot_error("run lengths must be increasing and within max_run_length"));
             }
-            if !(r.log_w.is_finite() && r.log_w <= 1e-9 && r.mean.is_finite() && r.beta.is_finite() && r.beta > 0.0) {
+            let beta_ok = r.beta > 0.0 && r.beta <= BETA_LIMIT;
+            if !(r.log_w.is_finite() && r.log_w <= 1e-9 && plausible(r.mean) && beta_ok) {
                 return Err(snapshot_error(format!("invalid run-length hypothesis {r:?}")));
             }
             prev = r.len;
@@ -789,7 +802,10 @@ impl Stateful for Bocpd {
         if st.prior.is_some() && st.runs.is_empty() {
             return Err(snapshot_error("no run-length hypothesis"));
         }
-        if !(st.stable_level.is_finite() && (0.0..=1.0).contains(&st.change_probability)) {
+        if st.warm.iter().any(|&v| !plausible(v)) {
+            return Err(snapshot_error("warm-up holds an implausible value"));
+        }
+        if !(plausible(st.stable_level) && (0.0..=1.0).contains(&st.change_probability)) {
             return Err(snapshot_error("invalid stable level or change probability"));
         }
         Ok(())

@@ -1,6 +1,9 @@
 //! Two-sided CUSUM on standardised residuals against a sliding median/MAD baseline.
 
-use super::{ShiftReport, anchored_z, check_finite, check_order, param, positive, range_usize, snapshot_error};
+use super::{
+    ShiftReport, VALUE_LIMIT, anchored_z, band, band_z, check_order, check_value, param, plausible, positive,
+    range_usize, snapshot_error,
+};
 use oddsight_core::detector::verdict_from_z;
 use oddsight_core::{
     Baseline, Detector, Direction, LevelShift, Notes, Point, QuantileWindow, QuantileWindowParams, Result, ScaleFloor,
@@ -45,7 +48,7 @@ pub struct CusumParams {
     /// accordingly and the sums held at zero, so that an estimate made from the few points that
     /// confirmed the shift does not trigger a second, corrective alarm. 0..=`window`. Default 20.
     pub settle: usize,
-    /// Half-width of the reported band, in baseline standard deviations. Default 3.
+    /// Half-width of the reported band, in baseline standard deviations, (0, 100]. Default 3.
     pub band_z: f64,
     /// Spread floor of the baseline.
     pub floor: ScaleFloor,
@@ -121,7 +124,7 @@ impl CusumParams {
         range_usize("window", self.window, 8, 1_000_000)?;
         range_usize("warmup", self.warmup, 3, self.window)?;
         range_usize("settle", self.settle, 0, self.window)?;
-        positive("band_z", self.band_z)?;
+        band_z(self.band_z)?;
         self.floor.validate()
     }
 
@@ -278,7 +281,7 @@ impl Cusum {
     }
 
     fn advance(&self, point: Point) -> Result<Advance> {
-        check_finite("value", point.value)?;
+        check_value(point.value)?;
         check_order(self.last, point.timestamp)?;
         let e = self.baseline.expect(point.timestamp);
         if !e.warm {
@@ -343,7 +346,7 @@ impl Detector for Cusum {
             Some(side) => Cow::Owned(self.report(&a, side, point.timestamp).0.describe("cusum")),
             None => Cow::Borrowed("cusum"),
         };
-        let band = (a.center - p.band_z * a.scale, a.center + p.band_z * a.scale);
+        let band = band(a.center, p.band_z * a.scale);
         let notes = Notes { scale_floored: a.floored, ..Notes::default() };
         let count = self.baseline.len() as u64;
         let mut v = verdict_from_z(point, z, a.center, band, 0.5, count, p.warmup as u64, component, notes);
@@ -402,7 +405,7 @@ impl Detector for Cusum {
     fn rebaseline(&mut self, recent: &[Point]) -> Result<()> {
         let Some(newest) = recent.last() else { return Ok(()) };
         for p in recent {
-            check_finite("value", p.value)?;
+            check_value(p.value)?;
         }
         if let Some((center, _, _)) = self.baseline.robust() {
             // The median residual: the first, most extreme points of a shift must not dominate.
@@ -452,11 +455,14 @@ impl Stateful for Cusum {
                 self.params.window
             )));
         }
-        if self.recent.len() > SIZE_POINTS || self.recent.iter().any(|d| !d.is_finite()) {
+        if self.baseline.sorted().iter().any(|v| v.abs() > VALUE_LIMIT) {
+            return Err(snapshot_error("baseline holds a value beyond the accepted range"));
+        }
+        if self.recent.len() > SIZE_POINTS || self.recent.iter().any(|&d| !plausible(d)) {
             return Err(snapshot_error("invalid recent deviations"));
         }
         if let Some(st) = &self.settling {
-            let finite = st.anchor.is_finite() && st.applied.is_finite() && st.deviations.iter().all(|d| d.is_finite());
+            let finite = plausible(st.anchor) && plausible(st.applied) && st.deviations.iter().all(|&d| plausible(d));
             if !finite || st.remaining > self.params.settle || st.deviations.len() > SIZE_POINTS + self.params.settle {
                 return Err(snapshot_error("invalid settling state"));
             }
@@ -470,7 +476,7 @@ impl Stateful for Cusum {
             }
         }
         if let Some(s) = &self.last_shift
-            && !s.size.is_finite()
+            && !plausible(s.size)
         {
             return Err(snapshot_error(format!("shift size must be finite, got {}", s.size)));
         }

@@ -112,8 +112,27 @@ pub(crate) fn snapshot_error(reason: impl Into<String>) -> Error {
     Error::Snapshot { reason: reason.into(), source: None }
 }
 
-pub(crate) fn check_finite(what: &'static str, value: f64) -> Result<f64> {
-    if value.is_finite() { Ok(value) } else { Err(Error::NonFinite { what, value }) }
+/// The largest magnitude a value may have. Far beyond any telemetry; it guarantees that no
+/// sum, square or spread the detectors keep can overflow, so every accepted value leaves a
+/// state that snapshots and restores.
+pub(crate) const VALUE_LIMIT: f64 = 1e150;
+
+/// Checks a value: finite, and within ±[`VALUE_LIMIT`] (reported as
+/// [`Error::NonFinite`], the nearest variant the core offers).
+pub(crate) fn check_value(value: f64) -> Result<f64> {
+    if !value.is_finite() {
+        Err(Error::NonFinite { what: "value", value })
+    } else if value.abs() > VALUE_LIMIT {
+        Err(Error::NonFinite { what: "value (magnitude above 1e150)", value })
+    } else {
+        Ok(value)
+    }
+}
+
+/// Whether a restored quantity derived from values (a level, a deviation) is within reach of
+/// accepted values.
+pub(crate) fn plausible(x: f64) -> bool {
+    x.abs() <= 4.0 * VALUE_LIMIT
 }
 
 pub(crate) fn check_order(last: Option<i64>, timestamp: i64) -> Result<()> {
@@ -125,6 +144,18 @@ pub(crate) fn check_order(last: Option<i64>, timestamp: i64) -> Result<()> {
 
 pub(crate) fn positive(name: &'static str, v: f64) -> Result<()> {
     if v > 0.0 && v.is_finite() { Ok(()) } else { Err(param(name, "must be finite and > 0", v)) }
+}
+
+/// Checks a band half-width, in standard deviations: finite, in (0, 100].
+pub(crate) fn band_z(v: f64) -> Result<()> {
+    if v > 0.0 && v <= 100.0 { Ok(()) } else { Err(param("band_z", "must be in (0, 100]", v)) }
+}
+
+/// The band `center ± half_width`, saturated at `±f64::MAX` so that a huge (floored) spread can
+/// never make it infinite.
+#[inline]
+pub(crate) fn band(center: f64, half_width: f64) -> (f64, f64) {
+    ((center - half_width).max(-f64::MAX), (center + half_width).min(f64::MAX))
 }
 
 pub(crate) fn range_usize(name: &'static str, v: usize, lo: usize, hi: usize) -> Result<()> {
