@@ -665,6 +665,39 @@ mod tests {
         assert_eq!((out.as_str(), s.rows), ("timestamp,value,anomaly_score\n1,2,0\n2,3,0\n", 2));
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+        /// Arbitrary bytes never panic: they score or give an error with a line.
+        #[test]
+        fn arbitrary_input_never_panics(body in proptest::collection::vec(
+            proptest::sample::select(b"0123456789-:.,\"\n\r TZ+xe".to_vec()), 0..400)
+        ) {
+            let mut input = b"timestamp,value\n".to_vec();
+            input.extend_from_slice(&body);
+            let mut d = build_detector("ewma").unwrap();
+            let mut out = Vec::new();
+            if let Err(e) = score_csv(&input[..], &mut out, d.as_mut(), ScoreOptions::default()) {
+                proptest::prop_assert!(e.line >= 2 && !e.message.contains('\n'));
+            }
+        }
+
+        /// Valid rows come out one for one, in order, echoed.
+        #[test]
+        fn valid_rows_are_echoed(rows in proptest::collection::vec((0i64..4_000_000_000, -1e6f64..1e6), 0..300)) {
+            let mut input = String::from("timestamp,value\n");
+            for (t, v) in &rows {
+                input.push_str(&format!("{t},{v}\n"));
+            }
+            let (out, s) = run(&input).unwrap();
+            proptest::prop_assert_eq!(s.rows, rows.len() as u64);
+            for (line, (t, v)) in out.lines().skip(1).zip(&rows) {
+                let prefix = format!("{t},{v},");
+                proptest::prop_assert!(line.starts_with(&prefix));
+            }
+        }
+    }
+
     #[test]
     fn fast_value_parsing_is_exact() {
         let mut state = 9u64;

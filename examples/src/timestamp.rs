@@ -422,6 +422,24 @@ mod tests {
         assert!(p("2014-13-10 00:00:00").unwrap_err().reason.contains("month 13"));
     }
 
+    proptest::proptest! {
+        /// Any bytes: a value or an error, never a panic.
+        #[test]
+        fn never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..40)) {
+            let _ = TimestampParser::default().parse(&bytes);
+        }
+
+        /// Any bytes shaped like a timestamp: the fast paths agree with the general one.
+        #[test]
+        fn fast_paths_agree(bytes in proptest::collection::vec(
+            proptest::sample::select(b"0123456789-: T".to_vec()), 19..=19)
+        ) {
+            let fast = TimestampParser::default().parse(&bytes);
+            let general = if bytes.len() >= 10 && bytes[4] == b'-' { parse_datetime(&bytes) } else { fast.clone() };
+            proptest::prop_assert_eq!(fast.ok(), general.ok());
+        }
+    }
+
     #[test]
     fn agrees_with_jiff() {
         // A sweep over dates (leap years, century rules) and offsets, against jiff.
