@@ -1,1 +1,12 @@
 #![doc = include_str!("../README.md")]
+
+pub mod case;
+mod error;
+pub mod generate;
+pub mod rank;
+mod rng;
+
+pub use case::{Case, Category, ChangeEvent, ChangeKind, LogLine, Series, Topology, Truth};
+pub use error::{Error, Result};
+pub use rank::{Prior, RankedMetric, RankedService, Ranking, RankingParams, RankingWeights, rank};
+pub mod score;
