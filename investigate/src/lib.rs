@@ -10,3 +10,4 @@ pub use case::{Case, Category, ChangeEvent, ChangeKind, LogLine, Series, Topolog
 pub use error::{Error, Result};
 pub use rank::{Prior, RankedMetric, RankedService, Ranking, RankingParams, RankingWeights, rank};
 pub mod score;
+pub mod redact;
