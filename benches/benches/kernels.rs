@@ -5,10 +5,14 @@
 //! time per chunk and, from `Throughput::Elements`, points per second. Data come from the
 //! seeded generators in `oddsight_benches`, so figures are comparable across commits.
 //!
-//! Run: `cargo bench -p oddsight-benches --bench kernels` (add `-- --test` for a smoke run).
+//! Run: `cargo bench -p oddsight-benches --bench kernels` (add `-- --test` for a smoke run;
+//! set `ODDSIGHT_BENCH_CLOCK=thread` to time thread CPU rather than wall-clock time).
 
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use oddsight_benches::{MINUTES_PER_DAY, MINUTES_PER_WEEK, gaussian, lognormal, minute_latency};
+use criterion::measurement::Measurement;
+use criterion::{BenchmarkId, Criterion, Throughput};
+use oddsight_benches::{
+    MINUTES_PER_DAY, MINUTES_PER_WEEK, ThreadTime, gaussian, lognormal, minute_latency, thread_clock_requested,
+};
 use oddsight_core::{Baseline, EwmaParams, QuantileSketchParams, QuantileWindowParams, SeasonalParams, WindowParams};
 use std::hint::black_box;
 
@@ -21,7 +25,7 @@ fn elements(n: usize) -> Throughput {
 
 /// `EwmaBaseline::z` then `EwmaBaseline::learn` per point: the inner loop of every EWMA
 /// detector, without the verdict around it.
-fn ewma(c: &mut Criterion) {
+fn ewma<M: Measurement>(c: &mut Criterion<M>) {
     let mut g = c.benchmark_group("ewma");
     g.throughput(elements(CHUNK));
     for (name, data) in [("iid", gaussian(CHUNK, 1)), ("telemetry", minute_latency(CHUNK, 2).values)] {
@@ -43,7 +47,7 @@ fn ewma(c: &mut Criterion) {
 
 /// Exact sliding mean and variance (`WindowBaseline::learn`), at the default window of an hour
 /// of minutes and at a day.
-fn window(c: &mut Criterion) {
+fn window<M: Measurement>(c: &mut Criterion<M>) {
     let mut g = c.benchmark_group("window");
     g.throughput(elements(CHUNK));
     let data = minute_latency(CHUNK, 3).values;
@@ -66,7 +70,7 @@ fn window(c: &mut Criterion) {
 /// iid noise (leaving and arriving ranks unrelated: the worst case) and on telemetry (the
 /// leaving point is the same minute yesterday, close in rank). `learn` alone is there to split
 /// the cost.
-fn quantile_window(c: &mut Criterion) {
+fn quantile_window<M: Measurement>(c: &mut Criterion<M>) {
     let mut g = c.benchmark_group("quantile_window");
     g.throughput(elements(CHUNK));
     let warm = |seed: u64| {
@@ -108,7 +112,7 @@ fn quantile_window(c: &mut Criterion) {
 
 /// `SeasonalBaseline` (default: hour of week, hour of day, global) judging then learning
 /// per-minute points: `expect(t)` then `learn(t, x)`, as a detector does.
-fn seasonal(c: &mut Criterion) {
+fn seasonal<M: Measurement>(c: &mut Criterion<M>) {
     let mut g = c.benchmark_group("seasonal");
     g.throughput(elements(CHUNK));
     let s = minute_latency(2 * CHUNK, 7);
@@ -134,7 +138,7 @@ fn seasonal(c: &mut Criterion) {
 }
 
 /// `QuantileSketch::add` on lognormal latencies spanning four orders of magnitude.
-fn sketch(c: &mut Criterion) {
+fn sketch<M: Measurement>(c: &mut Criterion<M>) {
     let mut g = c.benchmark_group("sketch");
     g.throughput(elements(CHUNK));
     let data = lognormal(CHUNK, 8);
@@ -152,5 +156,20 @@ fn sketch(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, ewma, window, quantile_window, seasonal, sketch);
-criterion_main!(benches);
+fn all<M: Measurement>(c: &mut Criterion<M>) {
+    ewma(c);
+    window(c);
+    quantile_window(c);
+    seasonal(c);
+    sketch(c);
+}
+
+/// `criterion_main!`, with the clock chosen by `ODDSIGHT_BENCH_CLOCK` (see `ThreadTime`).
+fn main() {
+    if thread_clock_requested() {
+        all(&mut Criterion::default().with_measurement(ThreadTime).configure_from_args());
+    } else {
+        all(&mut Criterion::default().configure_from_args());
+    }
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -5,10 +5,15 @@
 //! As in `kernels`, state stays warm across iterations and each iteration pushes one chunk of
 //! generated points; chunks are replayed whole weeks later so timestamps keep moving forward.
 //!
-//! Run: `cargo bench -p oddsight-benches --bench pipeline` (add `-- --test` for a smoke run).
+//! Run: `cargo bench -p oddsight-benches --bench pipeline` (add `-- --test` for a smoke run;
+//! set `ODDSIGHT_BENCH_CLOCK=thread` to time thread CPU rather than wall-clock time).
 
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use oddsight_benches::{MINUTE_MS, MINUTES_PER_WEEK, START_MS, Series, WEEK_MS, minute_latency, request_events};
+use criterion::measurement::Measurement;
+use criterion::{BenchmarkId, Criterion, Throughput};
+use oddsight_benches::{
+    MINUTE_MS, MINUTES_PER_WEEK, START_MS, Series, ThreadTime, WEEK_MS, minute_latency, request_events,
+    thread_clock_requested,
+};
 use oddsight_core::{
     AggregatorParams, BaselineDetector, Detector, DetectorParams, EwmaParams, Point, SeasonalParams,
     StrikePolicyParams, Watch, ZScore,
@@ -32,7 +37,7 @@ fn two_weeks(seed: u64) -> (Series, Series) {
 
 /// `BaselineDetector<EwmaBaseline, ZScore>::observe`: score (expectation, z, p-value, anomaly
 /// score, severity, confidence, band) then learn, one `Verdict` per point.
-fn detector(c: &mut Criterion) {
+fn detector<M: Measurement>(c: &mut Criterion<M>) {
     let mut g = c.benchmark_group("detector");
     g.throughput(elements(CHUNK));
     let (warm, chunk) = two_weeks(11);
@@ -59,7 +64,7 @@ fn detector(c: &mut Criterion) {
 
 /// `Watch<BaselineDetector<SeasonalBaseline, ZScore>, StrikePolicy>::push` with the default
 /// three-strikes policy: the full per-point cost of watching one series.
-fn watch(c: &mut Criterion) {
+fn watch<M: Measurement>(c: &mut Criterion<M>) {
     let mut g = c.benchmark_group("watch");
     g.throughput(elements(CHUNK));
     let (warm, chunk) = two_weeks(12);
@@ -87,7 +92,7 @@ fn watch(c: &mut Criterion) {
 
 /// `Aggregator::push` on raw request events (100 a minute) into one-minute intervals: count,
 /// sum, min, max per event and an exact p95 per closed interval.
-fn aggregator(c: &mut Criterion) {
+fn aggregator<M: Measurement>(c: &mut Criterion<M>) {
     let mut g = c.benchmark_group("aggregator");
     let n = 100 * CHUNK / 10;
     g.throughput(elements(n));
@@ -112,5 +117,18 @@ fn aggregator(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, detector, watch, aggregator);
-criterion_main!(benches);
+fn all<M: Measurement>(c: &mut Criterion<M>) {
+    detector(c);
+    watch(c);
+    aggregator(c);
+}
+
+/// `criterion_main!`, with the clock chosen by `ODDSIGHT_BENCH_CLOCK` (see `ThreadTime`).
+fn main() {
+    if thread_clock_requested() {
+        all(&mut Criterion::default().with_measurement(ThreadTime).configure_from_args());
+    } else {
+        all(&mut Criterion::default().configure_from_args());
+    }
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -15,7 +15,9 @@
 //! the stream can never change under a dependency upgrade and is trivially reproducible in
 //! another language.
 
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use std::f64::consts::TAU;
+use std::time::Duration;
 
 /// One minute in milliseconds.
 pub const MINUTE_MS: i64 = 60_000;
@@ -154,9 +156,94 @@ pub fn request_events(n: usize, per_minute: f64, seed: u64) -> Series {
     Series { timestamps, values }
 }
 
+/// The environment variable that switches the benches from wall-clock time to [`ThreadTime`]:
+/// `ODDSIGHT_BENCH_CLOCK=thread cargo bench -p oddsight-benches`.
+pub const CLOCK_VAR: &str = "ODDSIGHT_BENCH_CLOCK";
+
+/// Whether [`CLOCK_VAR`] asks for [`ThreadTime`].
+pub fn thread_clock_requested() -> bool {
+    std::env::var(CLOCK_VAR).is_ok_and(|v| v == "thread")
+}
+
+/// A criterion measurement of the CPU time of the benchmarking thread
+/// (`CLOCK_THREAD_CPUTIME_ID`), for shared machines: time the thread spends preempted by other
+/// processes is not counted, so medians reflect what one core does rather than how busy the
+/// machine was. On a quiet machine it agrees with wall-clock time. Outside 64-bit Linux it falls
+/// back to wall-clock time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ThreadTime;
+
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+fn thread_cpu_time() -> Duration {
+    #[repr(C)]
+    struct Timespec {
+        tv_sec: i64,
+        tv_nsec: i64,
+    }
+    unsafe extern "C" {
+        fn clock_gettime(clock: i32, tp: *mut Timespec) -> i32;
+    }
+    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
+    let mut t = Timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `t` is a valid, writable `struct timespec` (two 64-bit fields on 64-bit Linux),
+    // and the clock id is a constant the kernel always supports.
+    let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(t.tv_sec.max(0) as u64, t.tv_nsec.clamp(0, 999_999_999) as u32)
+}
+
+#[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
+fn thread_cpu_time() -> Duration {
+    use std::sync::OnceLock;
+    use std::time::Instant;
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed()
+}
+
+impl Measurement for ThreadTime {
+    type Intermediate = Duration;
+    type Value = Duration;
+
+    fn start(&self) -> Duration {
+        thread_cpu_time()
+    }
+    fn end(&self, start: Duration) -> Duration {
+        thread_cpu_time().saturating_sub(start)
+    }
+    fn add(&self, a: &Duration, b: &Duration) -> Duration {
+        *a + *b
+    }
+    fn zero(&self) -> Duration {
+        Duration::ZERO
+    }
+    fn to_f64(&self, value: &Duration) -> f64 {
+        value.as_nanos() as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        // Nanoseconds, like wall-clock time, so criterion's own formatting applies.
+        static WALL: WallTime = WallTime;
+        WALL.formatter()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thread_time_counts_work() {
+        let clock = ThreadTime;
+        let start = clock.start();
+        let mut x = 1u64;
+        for i in 0..5_000_000u64 {
+            x = std::hint::black_box(x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(i));
+        }
+        let spent = clock.end(start);
+        assert!(spent > Duration::from_micros(100) && spent < Duration::from_secs(60), "{spent:?} ({x})");
+        assert_eq!(clock.add(&spent, &clock.zero()), spent);
+    }
 
     #[test]
     fn generators_are_deterministic_and_shaped() {
