@@ -158,7 +158,6 @@ impl Error {
         Error::Case { path: path.into(), location: location.into(), reason: reason.into() }
     }
 
-    #[allow(dead_code)]
     pub(crate) fn malformed(provider: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::MalformedReply { provider: provider.into(), reason: reason.into() }
     }

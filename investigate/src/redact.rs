@@ -407,7 +407,19 @@ mod tests {
     fn card_strategy() -> impl Strategy<Value = String> {
         proptest::collection::vec(0u32..10, 15).prop_map(|mut d| {
             d[0] = 4;
-            let sum: u32 = d.iter().rev().enumerate().map(|(i, &x)| if i % 2 == 0 { let y = 2 * x; if y > 9 { y - 9 } else { y } } else { x }).sum();
+            let sum: u32 = d
+                .iter()
+                .rev()
+                .enumerate()
+                .map(|(i, &x)| {
+                    if i % 2 == 0 {
+                        let y = 2 * x;
+                        if y > 9 { y - 9 } else { y }
+                    } else {
+                        x
+                    }
+                })
+                .sum();
             d.push((10 - sum % 10) % 10);
             d.iter().map(|x| x.to_string()).collect()
         })
