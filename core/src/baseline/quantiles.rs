@@ -274,14 +274,33 @@ impl QuantileWindow {
         Some(interpolated_quantile(&self.sorted, 0.75)? - interpolated_quantile(&self.sorted, 0.25)?)
     }
 
-    /// Median and floored robust scale (`1.4826 × MAD`) in one call, with whether the floor was
-    /// used.
+    /// Median and robust scale in one call, with whether a fallback was used.
+    ///
+    /// The scale is `1.4826 × MAD`. When that is below the floor (more than half the window
+    /// holds one value: a quantised or mostly idle series), it falls back to wider
+    /// normal-consistent spreads of the same window in turn: `IQR / 1.349`, the interdecile
+    /// range `/ 2.563`, then the 1st–99th percentile range `/ 4.653`; only if all are below the
+    /// floor is the floor itself used. Either way the flag is set and verdicts say so.
     #[inline]
     pub fn robust(&self) -> Option<(f64, f64, bool)> {
         let m = self.median()?;
         let mad = self.mad()?;
         let (s, floored) = self.params.floor.apply(MAD_TO_SIGMA * mad, m);
-        Some((m, s, floored))
+        if !floored {
+            return Some((m, s, false));
+        }
+        const WIDER: [(f64, f64, f64); 3] = [(0.25, 0.75, 1.349), (0.10, 0.90, 2.563), (0.01, 0.99, 4.653)];
+        for (lo, hi, k) in WIDER {
+            if let (Some(a), Some(b)) =
+                (interpolated_quantile(&self.sorted, lo), interpolated_quantile(&self.sorted, hi))
+            {
+                let (s, floored) = self.params.floor.apply((b - a) / k, m);
+                if !floored {
+                    return Some((m, s, true));
+                }
+            }
+        }
+        Some((m, s, true))
     }
 }
 
