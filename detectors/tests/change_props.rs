@@ -82,7 +82,7 @@ macro_rules! for_each_detector {
         let s: &Series = $series;
         $check(|| CusumParams::default().window(16).warmup(5).settle(4).threshold(4.0).build().unwrap(), s)?;
         $check(|| CusumParams::default().build().unwrap(), s)?;
-        $check(|| BocpdParams::default().max_run_length(20).recent(4).warmup(5).build().unwrap(), s)?;
+        $check(|| BocpdParams::default().max_run_length(20).confirm(4).warmup(5).build().unwrap(), s)?;
         $check(|| BocpdParams::default().max_run_length(16).warmup(3).outlier_probability(0.0).build().unwrap(), s)?;
         $check(|| BocpdParams::default().build().unwrap(), s)?;
         $check(|| MannKendallParams::default().window(10).alpha(0.05).build().unwrap(), s)?;
@@ -319,11 +319,11 @@ proptest! {
                 *v = f64::NAN;
             }
         }
-        for r in [PeriodParams::default().find(&values), PeriodParams::default().find_timed(&s.timestamps, &values)] {
-            if let Ok(found) = r {
-                for c in &found.candidates {
-                    prop_assert!(c.strength.is_finite() && c.strength > 0.0 && c.strength <= 1.0 && c.period >= 2);
-                }
+        let untimed = PeriodParams::default().find(&values);
+        let timed = PeriodParams::default().find_timed(&s.timestamps, &values);
+        for found in [untimed, timed].into_iter().flatten() {
+            for c in &found.candidates {
+                prop_assert!(c.strength.is_finite() && c.strength > 0.0 && c.strength <= 1.0 && c.period >= 2);
             }
         }
     }

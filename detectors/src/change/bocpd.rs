@@ -47,11 +47,15 @@ pub struct BocpdParams {
     /// grow longer is merged into the longest kept one, whose statistics then cover the most
     /// recent `max_run_length` points. 16..=100,000. Default 300.
     pub max_run_length: usize,
-    /// The change probability is the posterior probability that the current run began within
-    /// the last `recent` points. 1..`max_run_length`. Default 10.
-    pub recent: usize,
+    /// Points a new run must stay the most likely one before it becomes the reference level.
+    /// The change probability is the posterior mass on runs that began more than this many
+    /// points after the reference run did, so a declared change lasts about this long and then
+    /// the new level is normal.
+    /// 1..`max_run_length`. Default 10.
+    pub confirm: usize,
     /// Change probability at or above which a change is declared (|z| = 3 on the common
-    /// scale). In (0, 1). Default 0.5.
+    /// scale). In (0, 1). Default 0.9: on Gaussian noise about one false declaration per
+    /// 10,000 points, while a 2σ shift is declared in a median of 4 points and a 1σ shift in 14.
     pub threshold: f64,
     /// Points used to set the prior (their median and MAD) before the detector judges,
     /// 3..=`max_run_length`. Default 20.
@@ -80,8 +84,8 @@ impl Default for BocpdParams {
         BocpdParams {
             expected_run_length: 250.0,
             max_run_length: 300,
-            recent: 10,
-            threshold: 0.5,
+            confirm: 10,
+            threshold: 0.9,
             warmup: 20,
             prior_strength: 0.1,
             prior_shape: 1.0,
@@ -103,9 +107,9 @@ impl BocpdParams {
         self.max_run_length = points;
         self
     }
-    /// Sets `recent`.
-    pub fn recent(mut self, points: usize) -> Self {
-        self.recent = points;
+    /// Sets `confirm`.
+    pub fn confirm(mut self, points: usize) -> Self {
+        self.confirm = points;
         self
     }
     /// Sets `threshold`.
@@ -153,7 +157,7 @@ impl BocpdParams {
             return Err(param("expected_run_length", "must be in (1, 1e12]", self.expected_run_length));
         }
         range_usize("max_run_length", self.max_run_length, 16, 100_000)?;
-        range_usize("recent", self.recent, 1, self.max_run_length - 1)?;
+        range_usize("confirm", self.confirm, 1, self.max_run_length - 1)?;
         if !(self.threshold > 0.0 && self.threshold < 1.0) {
             return Err(param("threshold", "must be in (0, 1)", self.threshold));
         }
@@ -190,6 +194,9 @@ impl BocpdParams {
             map_run: 0,
             alarm: false,
             seen: 0,
+            reference: 0,
+            map_id: 0,
+            map_streak: 0,
         }))
     }
 }
@@ -237,12 +244,19 @@ struct State {
     times: VecDeque<i64>,
     last: Option<i64>,
     last_shift: Option<ShiftReport>,
-    /// Mean level while no change was declared: what a shift is measured from.
+    /// The level of the runs that are not a change (the current level), as of the last point
+    /// without a declared change: what a shift is measured from.
     stable_level: f64,
     change_probability: f64,
     map_run: u32,
     alarm: bool,
+    /// Points seen, warm-up included: point numbers are 1-based.
     seen: u64,
+    /// Identity (see [`Bocpd::run_id`]) of the reference run, the current level.
+    reference: u64,
+    /// Identity of the most likely run, and for how many points it has been.
+    map_id: u64,
+    map_streak: u32,
 }
 
 /// Bayesian online change-point detector (Adams & MacKay 2007).
@@ -255,13 +269,18 @@ struct State {
 /// truncated at `max_run_length` (O(R) per point, R bounded) and negligible hypotheses are
 /// pruned.
 ///
-/// The **change probability** is the posterior mass on runs that began within the last
-/// `recent` points; it spikes when the level changes and falls back as the new run grows.
+/// The **change probability** is the posterior mass on runs that began more than `confirm`
+/// points after the *reference* run, the run that has been the most likely for `confirm`
+/// consecutive points (the current level). It spikes when the level changes, and falls back once the new run has led for
+/// `confirm` points and becomes the reference. Counting from the reference rather than over a
+/// fixed recent window keeps a change visible even when the new run is dated a few points
+/// early (a dip just before a drop).
 /// **Scale:** `z = ±anchored(log10 odds(change) − log10 odds(threshold))`, so
 /// `change_probability = threshold` is exactly |z| = 3 and every further factor of ten in the
 /// posterior odds adds one decimal order of surprise; the sign is the direction of the new
 /// run's mean against the level before the change. `is_anomaly` is
-/// `change_probability ≥ threshold`. The first declaring point records a [`ShiftReport`].
+/// `change_probability ≥ threshold`. The first declaring point records a [`ShiftReport`],
+/// refined (start, size) at every further point of the alarm.
 ///
 /// **State per series:** 32 bytes per live hypothesis plus 8 bytes per point of the timestamp
 /// ring: at most `40·max_run_length` bytes + 8·`max_run_length` for the cached Student-t
@@ -316,12 +335,15 @@ impl From<Bocpd> for State {
 /// Everything one point does to the posterior, summarised without changing it.
 #[derive(Debug, Clone, Copy)]
 struct Summary {
-    /// `ln` of the mass on runs of length ≤ `recent`, and on longer runs (unnormalised).
+    /// `ln` of the mass on runs that began after the reference run, and on the others
+    /// (unnormalised).
     log_short: f64,
     log_long: f64,
     /// Most likely short run after the point: its length and posterior mean.
     short_len: u32,
     short_mean: f64,
+    /// Posterior mean level of the other runs (the current level), if they hold any mass.
+    long_mean: Option<f64>,
 }
 
 impl Summary {
@@ -360,8 +382,9 @@ impl Bocpd {
         &self.state.params
     }
 
-    /// Posterior probability, after the last learned point, that the current run began within
-    /// the last `recent` points. 0 while warming up.
+    /// Posterior probability, after the last learned point, that the current run began more
+    /// than `confirm` points after the reference run (a change since the current level was
+    /// established). 0 while warming up.
     pub fn change_probability(&self) -> f64 {
         self.state.change_probability
     }
@@ -458,11 +481,14 @@ impl Bocpd {
     /// not yet normalised). `score` and `observe` share this pass, so their verdicts agree to
     /// the bit.
     fn step(&self, prior: Prior, x: f64, mut next: Option<&mut Vec<Run>>) -> Summary {
-        let recent = self.state.params.recent as u32;
-        let (mut short, mut long) = (Lse::default(), Lse::default());
+        let index = self.state.seen + 1;
+        // Runs that began within `confirm` points of the reference are the same level, dated
+        // a little later: they are not a change.
+        let reference = self.state.reference.saturating_add(self.state.params.confirm as u64);
+        let (mut short, mut long, mut long_level) = (Lse::default(), Lse::default(), WeightedMean::default());
         let (mut best, mut short_len, mut short_mean) = (f64::NEG_INFINITY, 1, x);
         self.for_each_next(prior, x, |r| {
-            if r.len <= recent {
+            if self.run_id(r.len, index) > reference {
                 short.add(r.log_w);
                 if r.log_w > best {
                     best = r.log_w;
@@ -471,6 +497,7 @@ impl Bocpd {
                 }
             } else {
                 long.add(r.log_w);
+                long_level.add(r.log_w, r.mean);
             }
             if let Some(next) = next.as_deref_mut() {
                 match next.last_mut() {
@@ -481,7 +508,16 @@ impl Bocpd {
                 }
             }
         });
-        Summary { log_short: short.value(), log_long: long.value(), short_len, short_mean }
+        let long_mean = long_level.mean();
+        Summary { log_short: short.value(), log_long: long.value(), short_len, short_mean, long_mean }
+    }
+
+    /// Identity of a run of `len` points ending at point number `index` (1-based): the number
+    /// of its first point, or 0 for the merged run at `max_run_length`, which stands for
+    /// everything older.
+    #[inline]
+    fn run_id(&self, len: u32, index: u64) -> u64 {
+        if len as usize >= self.state.params.max_run_length { 0 } else { (index + 1).saturating_sub(len as u64) }
     }
 
     /// Predictive mean and standard deviation of the next value (mixture over runs).
@@ -582,8 +618,10 @@ impl Bocpd {
             for &w in &self.state.warm {
                 (_, n, mean, beta) = self.advance_run(n, mean, beta, w);
             }
+            let len = self.state.warm.len() as u32;
+            let id = self.run_id(len, self.state.seen);
             let st = &mut self.state;
-            let len = st.warm.len() as u32;
+            (st.reference, st.map_id, st.map_streak) = (id, id, st.params.confirm as u32);
             st.runs = vec![Run { len, n, log_w: 0.0, mean, beta }];
             st.prior = Some(prior);
             st.stable_level = mean;
@@ -604,28 +642,78 @@ impl Bocpd {
         let cp = s.probability();
         let start = self.run_start(s.short_len, point.timestamp);
         let max_len = self.state.params.max_run_length;
+        let index = self.state.seen + 1;
+        let map_run = next.iter().max_by(|a, b| a.log_w.total_cmp(&b.log_w)).map_or(0, |r| r.len);
+        let map_id = self.run_id(map_run, index);
         let st = &mut self.state;
         st.runs = next;
-        st.map_run = st.runs.iter().max_by(|a, b| a.log_w.total_cmp(&b.log_w)).map_or(0, |r| r.len);
+        st.map_run = map_run;
+        // A run that has led for `confirm` points becomes the reference level.
+        if map_id == st.map_id {
+            st.map_streak = st.map_streak.saturating_add(1);
+        } else {
+            (st.map_id, st.map_streak) = (map_id, 1);
+        }
+        if st.map_streak as usize >= st.params.confirm {
+            st.reference = map_id;
+        }
         st.change_probability = cp;
         let alarm = cp >= st.params.threshold;
-        if alarm && !st.alarm {
+        if alarm {
+            // Declared at the first alarming point; dated and sized again at every point of the
+            // alarm, as the new run gathers evidence.
             let size = s.short_mean - st.stable_level;
-            st.last_shift = Some(ShiftReport {
-                start,
-                detected_at: point.timestamp,
-                size,
-                direction: Direction::of(size),
-                points: s.short_len as u64,
-            });
+            let detected_at = match &st.last_shift {
+                Some(prev) if st.alarm => prev.detected_at,
+                _ => point.timestamp,
+            };
+            let points = s.short_len as u64;
+            st.last_shift = Some(ShiftReport { start, detected_at, size, direction: Direction::of(size), points });
         }
-        if !alarm {
-            st.stable_level = st.runs.iter().map(|r| r.log_w.exp() * r.mean).sum();
+        if let (false, Some(level)) = (alarm, s.long_mean) {
+            st.stable_level = level;
         }
         st.alarm = alarm;
         push_time(&mut st.times, point.timestamp, max_len);
         st.last = Some(point.timestamp);
         st.seen += 1;
+    }
+}
+
+/// A streaming mean weighted by log-weights, rescaled like [`Lse`].
+#[derive(Debug, Clone, Copy)]
+struct WeightedMean {
+    max: f64,
+    weight: f64,
+    sum: f64,
+}
+
+impl Default for WeightedMean {
+    fn default() -> Self {
+        WeightedMean { max: f64::NEG_INFINITY, weight: 0.0, sum: 0.0 }
+    }
+}
+
+impl WeightedMean {
+    #[inline]
+    fn add(&mut self, log_w: f64, x: f64) {
+        if log_w == f64::NEG_INFINITY || log_w.is_nan() {
+            return;
+        }
+        if log_w <= self.max {
+            let w = (log_w - self.max).exp();
+            self.weight += w;
+            self.sum += w * x;
+        } else {
+            let scale = (self.max - log_w).exp();
+            self.weight = self.weight * scale + 1.0;
+            self.sum = self.sum * scale + x;
+            self.max = log_w;
+        }
+    }
+
+    fn mean(&self) -> Option<f64> {
+        (self.weight > 0.0).then(|| self.sum / self.weight)
     }
 }
 
@@ -747,6 +835,7 @@ impl Detector for Bocpd {
         st.map_run = 0;
         st.alarm = false;
         st.seen = 0;
+        (st.reference, st.map_id, st.map_streak) = (0, 0, 0);
     }
 
     fn snapshot(&self) -> Result<String> {
@@ -798,6 +887,9 @@ impl Stateful for Bocpd {
                 return Err(snapshot_error(format!("invalid run-length hypothesis {r:?}")));
             }
             prev = r.len;
+        }
+        if st.reference > st.seen || st.map_id > st.seen {
+            return Err(snapshot_error("run identities beyond the points seen"));
         }
         if st.prior.is_some() && st.runs.is_empty() {
             return Err(snapshot_error("no run-length hypothesis"));

@@ -43,10 +43,12 @@ pub struct CusumParams {
     pub window: usize,
     /// Points the baseline needs before the detector judges, 3..=`window`. Default 30.
     pub warmup: usize,
-    /// Points after a confirmed shift during which its size is re-estimated (the median
-    /// deviation from the old level over the excursion and these points), the baseline moved
-    /// accordingly and the sums held at zero, so that an estimate made from the few points that
-    /// confirmed the shift does not trigger a second, corrective alarm. 0..=`window`. Default 20.
+    /// Points after a confirmed shift during which its size keeps being re-estimated (the
+    /// median deviation from the old level over the excursion and the points since) and the
+    /// baseline moved with it, so that an estimate made from the few points that confirmed the
+    /// shift does not leave an offset that a second, corrective alarm would have to remove.
+    /// At the end the baseline is rebuilt from the points of the new level alone.
+    /// 0..=`window`. Default 60.
     pub settle: usize,
     /// Half-width of the reported band, in baseline standard deviations, (0, 100]. Default 3.
     pub band_z: f64,
@@ -62,7 +64,7 @@ impl Default for CusumParams {
             clip: 5.0,
             window: 240,
             warmup: 30,
-            settle: 20,
+            settle: 60,
             band_z: 3.0,
             floor: ScaleFloor::default(),
         }
@@ -213,7 +215,8 @@ struct Advance {
 /// the confirming timestamp and the size (the median deviation over the excursion), the baseline
 /// is moved by that size (so a deploy re-baselines rather than alarming forever), and both sums
 /// restart at zero. For the next `settle` points the size is re-estimated from the growing
-/// evidence (and `last_shift().size` refined with it) while the sums stay at zero.
+/// evidence, the baseline follows it and `last_shift().size` is refined with it; then the
+/// baseline is rebuilt from the points of the new level.
 ///
 /// **Scale.** `z = ±anchored(2k·(S − h) / ln 10)`: `2k·S` is the log-likelihood ratio of a
 /// `2k`σ shift against none, so `S = h` is exactly |z| = 3 and each further unit of `S` adds
@@ -298,11 +301,6 @@ impl Cusum {
         }
         let p = &self.params;
         let deviation = point.value - e.center;
-        if self.settling.is_some() {
-            let (up, down) = (Side::default(), Side::default());
-            let (center, scale, floored) = (e.center, e.scale, e.floored);
-            return Ok(Advance { warm: true, deviation, center, scale, floored, up, down, fired: None });
-        }
         let r = (deviation / e.scale).clamp(-p.clip, p.clip);
         let up = self.up.step(r, p.drift, point.timestamp);
         let down = self.down.step(-r, p.drift, point.timestamp);
@@ -356,19 +354,7 @@ impl Detector for Cusum {
 
     fn update(&mut self, point: Point) -> Result<()> {
         let a = self.advance(point)?;
-        if let Some(st) = &mut self.settling {
-            st.deviations.push(point.value - st.anchor);
-            let size = median(&st.deviations);
-            self.baseline.shift(LevelShift::Add(size - st.applied));
-            st.applied = size;
-            st.remaining = st.remaining.saturating_sub(1);
-            if st.remaining == 0 {
-                self.settling = None;
-            }
-            if let Some(s) = &mut self.last_shift {
-                s.size = size;
-            }
-        } else if let Some(side) = a.fired {
+        if let Some(side) = a.fired {
             let (report, deviations) = self.report(&a, side, point.timestamp);
             self.baseline.shift(LevelShift::Add(report.size));
             if self.params.settle > 0 {
@@ -386,6 +372,28 @@ impl Detector for Cusum {
         } else {
             self.up = a.up;
             self.down = a.down;
+            if let Some(st) = &mut self.settling {
+                st.deviations.push(point.value - st.anchor);
+                let size = median(&st.deviations);
+                self.baseline.shift(LevelShift::Add(size - st.applied));
+                st.applied = size;
+                st.remaining = st.remaining.saturating_sub(1);
+                if let Some(s) = &mut self.last_shift {
+                    s.size = size;
+                    s.direction = Direction::of(size);
+                }
+            }
+        }
+        match self.settling.take() {
+            Some(st) if st.remaining == 0 => {
+                // Settled: the baseline becomes the points of the new level alone, so that the
+                // shifted history cannot hold it at the estimate for another half window.
+                Baseline::reset(&mut self.baseline);
+                for d in &st.deviations[..st.deviations.len() - 1] {
+                    self.baseline.learn(st.anchor + d);
+                }
+            }
+            other => self.settling = other,
         }
         self.baseline.learn(point.value);
         if a.warm {
