@@ -1,0 +1,1 @@
+//! python bindings for oddsight (being written).
