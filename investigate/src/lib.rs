@@ -11,9 +11,14 @@ pub use error::{Error, Result};
 pub use rank::{Prior, RankedMetric, RankedService, Ranking, RankingParams, RankingWeights, rank};
 pub mod actions;
 pub mod answer;
+pub mod investigation;
 pub mod kb;
 pub mod llm;
 pub mod policy;
 pub mod redact;
 pub mod score;
 pub mod wire;
+
+pub use investigation::{
+    Answer, Driver, Investigation, InvestigationOptions, Need, Report, investigate_case, investigate_case_dir,
+};
