@@ -75,21 +75,22 @@
 //!
 //! ## Memory
 //!
-//! A target's state for one series is one `Slot`: the detector, the core `StrikePolicy`
-//! (312 bytes, 88 of them its parameters) and 12 bytes of bookkeeping. Measured with a counting
-//! allocator over 10,000 series with one target, one label each and a day of points (the test
-//! `monitor_memory` pins these figures):
+//! A target's state for one series is one slot of 432 bytes: the detector (EWMA's 104 bytes
+//! inline, any other detector boxed), the core `StrikePolicy` (312 bytes, 88 of them its
+//! parameters) and 16 bytes of bookkeeping; no heap for EWMA. Measured with a counting
+//! allocator, everything the monitor holds (series entry, index, interned labels, the spare
+//! capacity of growing tables) divided by the series, after a day of per-minute points with
+//! an alert on every series (the test `monitor_memory` pins these figures):
 //!
 //! | detector | slot | whole monitor, per series |
 //! |---|---|---|
-//! | `ewma` | 440 bytes, no heap | ≈ 620 bytes (a million series ≈ 0.6 GiB) |
-//! | `mad` (window 1,440) | 440 + 672 + 23 KiB | ≈ 24 KiB |
-//! | `seasonal` (168 + 24 + 1 buckets) | 440 + 672 + 9,264 | ≈ 10.5 KiB |
+//! | `ewma` | 432 bytes | ≈ 730 bytes (20,000 series; a million ≈ 0.7 GiB) |
+//! | `mad` (window 1,440) | 432 + 672 + 23,040 (the window twice) | ≈ 24.5 KB |
+//! | `seasonal` (168 + 24 + 1 buckets) | 432 + 672 + 9,264 | ≈ 10.7 KB |
 //!
-//! "Whole monitor" adds the series entry (64 bytes), its key in the index, its label symbols
-//! and interned strings, and the allocator's view of the slot vector. A policy that has seen a
-//! run of strikes sheds the capacity it grew as soon as it is quiet again, so a series that
-//! once alerted costs no more than one that never did.
+//! A policy that has seen a run of strikes sheds the capacity it grew as soon as it is quiet
+//! again, so a series that once alerted costs no more than one that never did; sliding-window
+//! detectors are built to their exact window rather than grown.
 //!
 //! ## Speed
 //!
@@ -512,6 +513,8 @@ impl Monitor {
         let index = self.targets.len() as u32;
         for s in &mut self.series {
             if s.key.matches(&compiled.selector, &self.interner) {
+                // Exactly one more: a first push would reserve room for four slots.
+                s.slots.reserve_exact(1);
                 s.slots.push(Slot::new(index, &compiled));
             }
         }
@@ -552,7 +555,10 @@ impl Monitor {
                             self.series[s].slots.remove(k);
                         }
                     }
-                    Err(k) if selected => self.series[s].slots.insert(k, Slot::new(ti as u32, &compiled)),
+                    Err(k) if selected => {
+                        self.series[s].slots.reserve_exact(1);
+                        self.series[s].slots.insert(k, Slot::new(ti as u32, &compiled));
+                    }
                     _ => {}
                 }
             }
@@ -660,7 +666,9 @@ impl Monitor {
             .enumerate()
             .filter(|(_, t)| key.matches(&t.compiled.selector, &self.interner))
             .map(|(i, t)| Slot::new(i as u32, &t.compiled))
-            .collect();
+            .collect::<Vec<_>>()
+            .into_boxed_slice()
+            .into_vec(); // exactly as many as there are: `collect` would reserve four
         self.index.insert(key.clone(), id);
         self.series.push(Series { key, last: None, slots });
         SeriesId(id)

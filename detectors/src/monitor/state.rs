@@ -39,9 +39,14 @@ pub(crate) enum Model {
 }
 
 impl Model {
-    pub(crate) fn new(proto: &AnyDetector) -> Self {
-        match proto {
+    pub(crate) fn new(c: &Compiled) -> Self {
+        match &c.detector {
             AnyDetector::Ewma(d) => Model::Ewma(d.clone()),
+            // A clone of a sliding window holds no capacity and grows by doubling, up to 1.4x
+            // the window; building one reserves exactly the window.
+            AnyDetector::Mad(_) | AnyDetector::Window(_) | AnyDetector::Iqr(_) | AnyDetector::RateOfChange(_) => {
+                Model::Boxed(Box::new(AnyDetector::from_spec(&c.spec).unwrap_or_else(|_| c.detector.clone())))
+            }
             other => Model::Boxed(Box::new(other.clone())),
         }
     }
@@ -121,7 +126,7 @@ impl Slot {
             calm: 0,
             clean: true,
             quiet: compiled.quiet_after == 0,
-            model: Model::new(&compiled.detector),
+            model: Model::new(compiled),
             policy: compiled.policy.clone(),
         }
     }
@@ -299,5 +304,18 @@ fn emit(events: Vec<AlertEvent>, policy: &StrikePolicy, v: &Verdict, sink: &mut 
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The per-series figures the module documentation states.
+    #[test]
+    fn slot_sizes() {
+        assert_eq!(std::mem::size_of::<Model>(), 104);
+        assert_eq!(std::mem::size_of::<StrikePolicy>(), 312);
+        assert_eq!(std::mem::size_of::<Slot>(), 432);
     }
 }

@@ -4,6 +4,7 @@ use super::error::{MonitorError, MonitorResult};
 use super::series::Selector;
 use super::state::Pending;
 use crate::AnyDetector;
+use crate::spec::DetectorSpec;
 use oddsight_core::{Severity, StrikePolicy, StrikePolicyParams, Trigger, scale};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
@@ -191,6 +192,8 @@ pub(crate) struct Target {
 #[derive(Debug, Clone)]
 pub(crate) struct Compiled {
     pub(crate) selector: Selector,
+    /// The detector specification, parsed.
+    pub(crate) spec: DetectorSpec,
     /// A fresh detector, cloned for every new series.
     pub(crate) detector: AnyDetector,
     /// A fresh policy, cloned for every new series.
@@ -221,7 +224,8 @@ impl Compiled {
         }
         let selector = Selector::parse(&config.selector)?;
         let spec_error = |source: crate::Error| MonitorError::TargetSpec { target: config.name.clone(), source };
-        let detector = AnyDetector::parse(&config.detector).map_err(spec_error)?;
+        let spec = DetectorSpec::from_json(&config.detector).map_err(spec_error)?;
+        let detector = AnyDetector::from_spec(&spec).map_err(spec_error)?;
         let policy = config.policy.clone().build().map_err(|e| spec_error(e.into()))?;
         let enter = config.policy.enter;
         let mut z_enter = scale::z_for_score(enter) * (1.0 - 1e-6);
@@ -240,7 +244,7 @@ impl Compiled {
                 | AnyDetector::SeasonalAggregate(_)
                 | AnyDetector::Ensemble(_)
         );
-        Ok(Compiled { selector, detector, policy, z_enter, quiet_after, probe })
+        Ok(Compiled { selector, spec, detector, policy, z_enter, quiet_after, probe })
     }
 }
 
