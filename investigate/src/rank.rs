@@ -731,3 +731,39 @@ mod tests {
         assert!(rank(&c, &bad, &[]).is_err());
     }
 }
+
+#[cfg(test)]
+mod robustness {
+    use super::*;
+    use crate::case::Series;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn never_panics_and_scores_stay_in_range(
+            values in proptest::collection::vec(proptest::option::of(-1e12f64..1e12), 1..120),
+            inject in -10i64..130,
+            other in proptest::collection::vec(prop_oneof![Just(f64::NAN), Just(0.0), Just(1.0), -5.0f64..5.0], 1..120),
+        ) {
+            let n = values.len().min(other.len());
+            let case = Case {
+                name: "p".into(),
+                times: (0..n as i64).map(|i| i * 30).collect(),
+                series: vec![
+                    Series { service: "a".into(), metric: "cpu".into(), values: values[..n].iter().map(|v| v.unwrap_or(f64::NAN)).collect() },
+                    Series { service: "b".into(), metric: "conn_pool".into(), values: other[..n].to_vec() },
+                ],
+                inject_time: inject * 30,
+                changes: vec![],
+                logs: vec![],
+                topology: Some(Topology { calls: vec![("a".into(), "b".into()), ("b".into(), "a".into())] }),
+                truth: None,
+            };
+            let r = rank(&case, &RankingParams::default(), &[]).unwrap();
+            prop_assert_eq!(r.metrics.len(), 2);
+            for m in &r.metrics {
+                prop_assert!(m.score.is_finite() && (0.0..=1.0).contains(&m.score));
+            }
+        }
+    }
+}

@@ -292,3 +292,38 @@ fn calibration_of_computed_confidence() {
     // (mean 0.813), so the confidence is conservative on these cases.
     assert_eq!(bins, [(0, 0), (0, 0), (1, 1), (43, 43), (56, 56)]);
 }
+
+#[test]
+fn a_quiet_case_needs_no_action() {
+    use oddsight_investigate::{Case, Series};
+    let n = 300;
+    let case = Case {
+        name: "quiet".into(),
+        times: (0..n as i64).map(|i| i * 30).collect(),
+        series: vec![Series {
+            service: "a".into(),
+            metric: "cpu".into(),
+            values: (0..n).map(|i| 10.0 + (i % 5) as f64).collect(),
+        }],
+        inject_time: 200 * 30,
+        changes: vec![],
+        logs: vec![],
+        topology: None,
+        truth: None,
+    };
+    let r = investigate_case(&case, &InvestigationOptions::default(), None, None).unwrap();
+    assert_eq!(r.decision, Decision::NoAction);
+    assert_eq!(r.stage, Stage::Resolved);
+    let mut late = case.clone();
+    late.inject_time = 10_000_000;
+    assert_eq!(
+        investigate_case(&late, &InvestigationOptions::default(), None, None).unwrap().decision,
+        Decision::NoAction
+    );
+    let mut empty = case;
+    empty.series.clear();
+    assert_eq!(
+        investigate_case(&empty, &InvestigationOptions::default(), None, None).unwrap_err().code(),
+        "InvalidCase"
+    );
+}
