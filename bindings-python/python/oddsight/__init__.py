@@ -1,0 +1,39 @@
+"""oddsight: streaming anomaly detection for telemetry.
+
+>>> import numpy as np, oddsight
+>>> values = np.r_[np.full(200, 10.0) + np.sin(np.arange(200)), 60.0]
+>>> scores = oddsight.score(values)
+>>> bool(scores[-1] > 0.5)
+True
+
+See `score`, `Detector`, `Monitor` and `analyze`. Every error derives from `OddsightError`.
+"""
+
+from __future__ import annotations
+
+from . import _errors
+from ._errors import *  # noqa: F403  (the exception classes)
+from ._oddsight import (
+    DEFAULT_SPEC,
+    ERROR_CODES,
+    Detector,
+    Monitor,
+    Verdict,
+    __version__,
+    analyze,
+    parse_timestamps,
+    score,
+)
+
+__all__ = [
+    "DEFAULT_SPEC",
+    "ERROR_CODES",
+    "Detector",
+    "Monitor",
+    "Verdict",
+    "__version__",
+    "analyze",
+    "parse_timestamps",
+    "score",
+    *_errors.__all__,
+]

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Builds the oddsight wheel, installs it into a fresh virtualenv and runs the pytest suite.
+#
+#   bindings-python/test.sh            # from anywhere
+#   PYTHON=python3.12 bindings-python/test.sh
+#
+# Needs a Rust toolchain, Python >= 3.9 with venv, and PyPI (maturin, pytest, numpy). The
+# wheel is built with the workspace's target directory, so Rust work already done is reused.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+python="${PYTHON:-python3}"
+start=$(date +%s)
+
+cd "$here"
+rm -rf .venv dist
+"$python" -m venv .venv
+# shellcheck disable=SC1091
+. .venv/bin/activate
+python -m pip install --quiet --disable-pip-version-check "maturin>=1.9.4,<2" "pytest>=7" numpy
+
+# The wheel: abi3 (cp39-abi3), release profile, into dist/.
+maturin build --release --out dist --manifest-path "$here/Cargo.toml"
+python -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps dist/oddsight-*.whl
+
+# The command line the parity tests compare against, built from the same sources.
+cargo build --release --quiet -p oddsight-examples --bin oddsight --manifest-path "$root/Cargo.toml"
+export ODDSIGHT_CLI="$root/target/release/oddsight"
+
+# Run from outside the source tree, so `import oddsight` is the installed wheel.
+set +e
+(cd "$here/tests" && python -m pytest -q -p no:cacheprovider "$here/tests" "$@")
+rc=$?
+set -e
+echo "test.sh: pytest exit $rc, $(($(date +%s) - start)) s in all"
+if [ "$rc" -eq 5 ]; then
+    echo "test.sh: pytest collected no tests" >&2
+    exit 1
+fi
+exit "$rc"
