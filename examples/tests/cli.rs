@@ -249,3 +249,28 @@ fn eval_synthetic_prints_a_table_and_json() {
     assert_eq!(report["cells"].as_array().unwrap().len(), 21);
     assert_eq!(report["overall_fixed"]["events"], 21);
 }
+
+#[test]
+fn investigates_generated_cases_offline() {
+    let dir = temp_dir("cases");
+    let out = oddsight(&["gen-cases", "--count", "3", "--seed", "5", s(&dir)]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for i in 0..3 {
+        let case = dir.join(format!("case-{i:03}"));
+        let out = oddsight(&["investigate", "--json", s(&case)]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        for key in ["ranking", "root_cause", "confidence", "decision", "hypotheses", "proposed_actions", "journal"] {
+            assert!(report.get(key).is_some(), "missing {key}");
+        }
+        let truth: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(case.join("truth.json")).unwrap()).unwrap();
+        assert_eq!(report["root_cause"]["service"], truth["service"], "case {i}");
+        assert_ne!(report["decision"], "auto_remediate", "dry run never acts");
+    }
+    let human = oddsight(&["investigate", s(&dir.join("case-000"))]);
+    assert!(String::from_utf8_lossy(&human.stdout).contains("ranking (best first)"));
+    let missing = oddsight(&["investigate", s(&dir.join("nope"))]);
+    assert!(!missing.status.success());
+    assert_eq!(String::from_utf8_lossy(&missing.stderr).lines().count(), 1);
+}

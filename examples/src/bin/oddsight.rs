@@ -22,9 +22,11 @@ Examples:
   oddsight eval-nab ../shared/nab/data ../shared/nab/labels/windows.json
   oddsight eval-nab --detector ewma --per-file data/ labels/windows.json
   oddsight eval-synthetic --detector mad
+  oddsight gen-cases --count 3 /tmp/cases && oddsight investigate /tmp/cases/case-000
 
-Detectors (--detector SPEC): ewma, ewma(alpha=0.1, warmup=30), mad, mad(window=1440, warmup=30).
-Default: ewma.";
+Detectors (--detector SPEC): default, ewma, window, mad, iqr, roc, seasonal, ratio, seasonal_agg,
+poisson, error_ratio, cusum, bocpd, trend, ensemble(...), each with parameters, e.g.
+mad(window=720), seasonal(period=1d, bucket=1h), ensemble(mad, cusum, combine=logp).";
 
 const SCORE_AFTER: &str = "\
 INPUT has a header naming the columns `timestamp` and `value` (other columns are ignored).
@@ -100,6 +102,28 @@ enum Command {
         /// Anomaly windows (NAB's combined_windows.json format).
         windows: PathBuf,
     },
+    /// Investigate an incident case directory offline: rank root causes, propose a fix (dry run).
+    #[command(after_help = INVESTIGATE_AFTER)]
+    Investigate {
+        /// Print the whole report as one JSON object.
+        #[arg(long)]
+        json: bool,
+        /// The case directory (data.csv, inject_time.txt, optional changes.json, logs.jsonl,
+        /// topology.json).
+        case_dir: PathBuf,
+    },
+    /// Write seeded example incident cases (with truth.json) to a folder.
+    #[command(name = "gen-cases")]
+    GenCases {
+        /// How many cases.
+        #[arg(long, default_value_t = 5)]
+        count: usize,
+        /// Seed of the generator.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Folder to write `case-000`, `case-001`, … into (created).
+        out_dir: PathBuf,
+    },
     /// Run a detector over the seeded synthetic efficacy suite and print its figures.
     #[command(name = "eval-synthetic", after_help = SYNTHETIC_AFTER)]
     EvalSynthetic {
@@ -117,6 +141,18 @@ enum Command {
         json: bool,
     },
 }
+
+const INVESTIGATE_AFTER: &str = "\
+CASE_DIR holds data.csv (header `time,<service>_<metric>,...`, time in Unix seconds),
+inject_time.txt (Unix seconds when the incident began), and optionally changes.json
+(`[{time, service, kind, id, summary}]`), logs.jsonl (`{time, service, level, message}`) and
+topology.json (`{\"calls\": [[caller, callee], ...]}`). No API key is needed: the ranking is
+deterministic and every action is a dry-run plan. Telemetry is redacted and scanned for
+injected instructions before anything is reported.
+
+Examples:
+  oddsight gen-cases --count 3 /tmp/cases && oddsight investigate /tmp/cases/case-000
+  oddsight investigate --json /tmp/cases/case-001 | jq .root_cause";
 
 const SYNTHETIC_AFTER: &str = "\
 Generates the seeded synthetic suite (spikes, dips, level shifts, trend drift, variance
@@ -158,6 +194,8 @@ fn main() -> ExitCode {
         Command::EvalSynthetic { detector, replicates, seed, json } => {
             eval_synthetic(&detector, replicates, seed, json)
         }
+        Command::Investigate { json, case_dir } => investigate(json, &case_dir),
+        Command::GenCases { count, seed, out_dir } => gen_cases(count, seed, &out_dir),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -283,5 +321,55 @@ fn eval_nab(spec: &str, per_file: bool, json: bool, data_dir: &Path, windows: &P
         }
     }
     eprintln!("oddsight: {} files, {} rows in {took:.3} s", report.files, report.rows);
+    Ok(())
+}
+
+fn investigate(json: bool, case_dir: &Path) -> Result<(), String> {
+    use oddsight_investigate::{InvestigationOptions, investigate_case_dir};
+    let report = investigate_case_dir(case_dir, &InvestigationOptions::default()).map_err(|e| e.to_string())?;
+    let mut out = std::io::stdout().lock();
+    let write = |e: std::io::Error| format!("cannot write to standard output: {e}");
+    if json {
+        let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+        return writeln!(out, "{text}").map_err(write);
+    }
+    let rc = &report.root_cause;
+    writeln!(out, "case {}: root cause {} / {} ({:?})", report.case, rc.service, rc.metric, rc.category)
+        .map_err(write)?;
+    writeln!(out, "confidence {:.2}, decision {:?}", report.confidence, report.decision).map_err(write)?;
+    for reason in &report.decision_reasons {
+        writeln!(out, "  - {reason}").map_err(write)?;
+    }
+    writeln!(out, "\nranking (best first):").map_err(write)?;
+    for (i, entry) in report.ranking.iter().take(5).enumerate() {
+        writeln!(out, "  {}. {} / {}  score {:.3}", i + 1, entry.service, entry.metric, entry.score).map_err(write)?;
+        for reason in entry.reasons.iter().take(3) {
+            writeln!(out, "       {reason}").map_err(write)?;
+        }
+    }
+    writeln!(out, "\nproposed actions (dry run):").map_err(write)?;
+    for action in &report.proposed_actions {
+        writeln!(out, "  * {}", action.summary).map_err(write)?;
+        for step in &action.dry_run {
+            writeln!(out, "      {step}").map_err(write)?;
+        }
+    }
+    if report.injection_suspected {
+        writeln!(out, "\nwarning: instruction-like text found in the telemetry; no automatic action allowed")
+            .map_err(write)?;
+    }
+    writeln!(out, "\n{}", report.summary).map_err(write)
+}
+
+fn gen_cases(count: usize, seed: u64, out_dir: &Path) -> Result<(), String> {
+    use oddsight_investigate::generate::GeneratorParams;
+    let generator = GeneratorParams::default().seed(seed).build().map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(out_dir).map_err(|e| format!("{}: cannot create: {e}", out_dir.display()))?;
+    for i in 0..count {
+        let generated = generator.case(i);
+        let dir = out_dir.join(format!("case-{i:03}"));
+        generated.case.write_dir(&dir).map_err(|e| e.to_string())?;
+    }
+    eprintln!("oddsight: wrote {count} cases to {}", out_dir.display());
     Ok(())
 }
