@@ -20,7 +20,7 @@
 //! so the alarm level is exactly |z| = 3 (anomaly score 0.5), and the score keeps rising, well
 //! spread near 1, as the evidence for a shift accumulates. For CUSUM the evidence is the
 //! likelihood ratio of a shift of `2·drift` standard deviations, `exp(2·drift·S)`; for BOCPD it
-//! is the posterior odds that the current run began within the last `recent` points.
+//! is the posterior odds that the current run began after the current level was established.
 
 mod bocpd;
 mod cusum;
@@ -198,6 +198,15 @@ mod tests {
         let below = z_from_surprise(289.999_999);
         let above = z_from_surprise(290.0);
         assert!((below - above).abs() < 1e-3, "{below} vs {above}");
+    }
+
+    #[test]
+    fn state_sizes() {
+        // The "state per series" figures in the detectors' docs quote these; change both
+        // together.
+        assert_eq!(std::mem::size_of::<Cusum>(), 352);
+        assert_eq!(std::mem::size_of::<Bocpd>(), 344);
+        assert_eq!(std::mem::size_of::<crate::trend::MannKendall>(), 192);
     }
 
     #[test]
