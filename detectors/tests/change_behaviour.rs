@@ -182,6 +182,28 @@ fn mann_kendall_is_quiet_on_white_noise() {
     assert!(flagged * 100 < total, "{flagged} of {total} points flagged");
 }
 
+/// After `rebaseline` onto the points of a new level, none of the streaming detectors keeps
+/// alarming on that level.
+#[test]
+fn rebaseline_moves_each_detector_onto_the_new_level() {
+    fn check<D: Detector>(mut d: D) {
+        let before = series(8, 400, |_| 0.0);
+        let after = series(9, 300, |_| 8.0);
+        let shifted: Vec<Point> = after.iter().map(|p| Point::new(p.timestamp + 400 * MIN, p.value)).collect();
+        for &p in &before {
+            d.observe(p).unwrap();
+        }
+        d.rebaseline(&shifted[..60]).unwrap();
+        assert_eq!(d.last_timestamp(), Some(shifted[59].timestamp));
+        let alarms = shifted[60..].iter().filter(|&&p| d.observe(p).unwrap().is_anomaly).count();
+        assert!(alarms <= 2, "{}: {alarms} alarms after re-baselining", d.name());
+        assert!(d.rebaseline(&[]).is_ok());
+    }
+    check(CusumParams::default().build().unwrap());
+    check(BocpdParams::default().build().unwrap());
+    check(MannKendallParams::default().build().unwrap());
+}
+
 #[test]
 fn gesd_finds_exactly_the_injected_outliers() {
     let mut rng = Rng(31337);

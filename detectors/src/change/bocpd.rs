@@ -614,22 +614,27 @@ impl Bocpd {
         st.last = Some(point.timestamp);
         st.seen += 1;
         if st.warm.len() >= st.params.warmup {
-            let prior = self.prior_from(&self.state.warm);
-            // The warm-up is the first run: start with all mass on it.
-            let (mut n, mut mean, mut beta) = (0, prior.mean, prior.beta);
-            for &w in &self.state.warm {
-                (_, n, mean, beta) = self.advance_run(n, mean, beta, w);
-            }
-            let len = self.state.warm.len() as u32;
-            let id = self.run_id(len, self.state.seen);
-            let st = &mut self.state;
-            (st.reference, st.map_id, st.map_streak) = (id, id, st.params.confirm as u32);
-            st.runs = vec![Run { len, n, log_w: 0.0, mean, beta }];
-            st.prior = Some(prior);
-            st.stable_level = mean;
-            st.map_run = len;
-            st.warm = Vec::new();
+            self.finish_warm_up();
         }
+    }
+
+    /// Sets the prior from the warm-up points and makes them the first run.
+    fn finish_warm_up(&mut self) {
+        let prior = self.prior_from(&self.state.warm);
+        // The warm-up is the first run: start with all mass on it.
+        let (mut n, mut mean, mut beta) = (0, prior.mean, prior.beta);
+        for &w in &self.state.warm {
+            (_, n, mean, beta) = self.advance_run(n, mean, beta, w);
+        }
+        let len = self.state.warm.len() as u32;
+        let id = self.run_id(len, self.state.seen);
+        let st = &mut self.state;
+        (st.reference, st.map_id, st.map_streak) = (id, id, st.params.confirm as u32);
+        st.runs = vec![Run { len, n, log_w: 0.0, mean, beta }];
+        st.prior = Some(prior);
+        st.stable_level = mean;
+        st.map_run = len;
+        st.warm = Vec::new();
     }
 
     /// Makes `next` (from [`Bocpd::step`]) the posterior.
@@ -813,19 +818,23 @@ impl Detector for Bocpd {
             check_value(p.value)?;
         }
         let last = Some(self.state.last.map_or(newest.timestamp, |l| l.max(newest.timestamp)));
-        // Start again from the new level: the recent points become the warm-up (and the first
-        // run) once there are enough of them.
-        let params = self.state.params.clone();
-        let seen = self.state.seen;
+        // Start again from the new level: the recent points (the last `max_run_length`) become
+        // the warm-up, and the first run as soon as there are `warmup` of them.
         let last_shift = self.state.last_shift.take();
         self.reset();
-        for p in recent.iter().rev().take(params.max_run_length).rev() {
-            self.state.last = None;
-            self.update(Point::new(p.timestamp.min(newest.timestamp), p.value))?;
+        let max_len = self.state.params.max_run_length;
+        let take = recent.len().min(max_len);
+        let st = &mut self.state;
+        for p in &recent[recent.len() - take..] {
+            st.warm.push(p.value);
+            push_time(&mut st.times, p.timestamp, max_len);
         }
-        self.state.last = last;
-        self.state.seen = seen;
-        self.state.last_shift = last_shift;
+        st.seen = take as u64;
+        st.last = last;
+        st.last_shift = last_shift;
+        if st.warm.len() >= st.params.warmup {
+            self.finish_warm_up();
+        }
         Ok(())
     }
 
