@@ -229,20 +229,38 @@ impl PyDetector {
         }
     }
 
-    fn point(&self, py: Python<'_>, value: f64, timestamp: Option<&Bound<'_, PyAny>>) -> PyResult<Point> {
-        let next = self.with(py, |d| next_timestamp(d));
-        Ok(Point::new(convert::timestamp(py, timestamp, next)?, value))
+    /// Runs `f` on the detector and a point: the point's timestamp, when it has none, is taken
+    /// under the same lock, so concurrent calls never hand out the same implicit time.
+    fn on_point<R: Send>(
+        &self,
+        py: Python<'_>,
+        value: f64,
+        timestamp: Option<&Bound<'_, PyAny>>,
+        f: impl FnOnce(&mut AnyDetector, Point) -> R + Send,
+    ) -> PyResult<R> {
+        let given = match timestamp {
+            Some(t) if !t.is_none() => Some(convert::timestamp(py, Some(t), 0)?),
+            _ => None,
+        };
+        Ok(self.with(py, |d| {
+            let t = given.unwrap_or_else(|| next_timestamp(d));
+            f(d, Point::new(t, value))
+        }))
     }
 
+    /// Converted batch inputs; timestamps are `None` when not given (made under the lock by
+    /// [`implicit_or`]).
     fn batch_inputs<'py>(
         &self,
         py: Python<'py>,
         values: &Bound<'py, PyAny>,
         timestamps: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<(Column<'py, f64>, Column<'py, i64>)> {
+    ) -> PyResult<(Column<'py, f64>, Option<Column<'py, i64>>)> {
         let values = convert::values(values)?;
-        let start = self.with(py, |d| next_timestamp(d));
-        let timestamps = convert::timestamps(py, timestamps, values.len(), start)?;
+        let timestamps = match timestamps {
+            Some(t) if !t.is_none() => Some(convert::timestamps(py, Some(t), values.len(), 0)?),
+            _ => None,
+        };
         Ok((values, timestamps))
     }
 }
@@ -251,6 +269,18 @@ impl PyDetector {
 /// 0 for a fresh detector (as the monitor's `analyze` spaces points without timestamps).
 fn next_timestamp(d: &AnyDetector) -> i64 {
     d.last_timestamp().map_or(0, |t| t.saturating_add(convert::IMPLICIT_STEP_MS))
+}
+
+/// The given timestamps, or `n` implicit ones from the detector's next.
+fn implicit_or<'a>(given: Option<&'a [i64]>, d: &AnyDetector, n: usize, buf: &'a mut Vec<i64>) -> &'a [i64] {
+    match given {
+        Some(t) => t,
+        None => {
+            let start = next_timestamp(d);
+            buf.extend((0..n as i64).map(|i| start.saturating_add(i.saturating_mul(convert::IMPLICIT_STEP_MS))));
+            buf
+        }
+    }
 }
 
 /// Verdicts of a batch as columns.
@@ -396,24 +426,21 @@ impl PyDetector {
     /// Judges the point, then learns it.
     #[pyo3(signature = (value, timestamp = None))]
     fn observe(&self, py: Python<'_>, value: f64, timestamp: Option<&Bound<'_, PyAny>>) -> PyResult<PyVerdict> {
-        let p = self.point(py, value, timestamp)?;
-        let inner = self.with(py, |d| d.observe(p)).map_err(Failure::from)?;
+        let inner = self.on_point(py, value, timestamp, |d, p| d.observe(p))?.map_err(Failure::from)?;
         Ok(PyVerdict { inner })
     }
 
     /// Judges the point without learning it.
     #[pyo3(signature = (value, timestamp = None))]
     fn score(&self, py: Python<'_>, value: f64, timestamp: Option<&Bound<'_, PyAny>>) -> PyResult<PyVerdict> {
-        let p = self.point(py, value, timestamp)?;
-        let inner = self.with(py, |d| d.score(p)).map_err(Failure::from)?;
+        let inner = self.on_point(py, value, timestamp, |d, p| d.score(p))?.map_err(Failure::from)?;
         Ok(PyVerdict { inner })
     }
 
     /// Learns the point without judging it.
     #[pyo3(signature = (value, timestamp = None))]
     fn update(&self, py: Python<'_>, value: f64, timestamp: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-        let p = self.point(py, value, timestamp)?;
-        Ok(self.with(py, |d| d.update(p)).map_err(Failure::from)?)
+        Ok(self.on_point(py, value, timestamp, |d, p| d.update(p))?.map_err(Failure::from)?)
     }
 
     /// Observes every point; returns their anomaly scores. All-or-nothing: a bad value or
@@ -449,9 +476,11 @@ impl PyDetector {
         timestamps: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<()> {
         let (mut vs, mut ts) = self.batch_inputs(py, values, timestamps)?;
-        let (v, t) = (vs.slice(), ts.slice());
+        let (v, t) = (vs.slice(), ts.as_mut().map(|c| c.slice()));
         py.detach(|| {
             let mut d = lock(&self.inner);
+            let mut buf = Vec::new();
+            let t = implicit_or(t, &d, v.len(), &mut buf);
             d.update_batch(t, v).map_err(Failure::from)
         })?;
         Ok(())
@@ -468,9 +497,11 @@ impl PyDetector {
         learn: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
         let (mut vs, mut ts) = self.batch_inputs(py, values, timestamps)?;
-        let (v, t) = (vs.slice(), ts.slice());
+        let (v, t) = (vs.slice(), ts.as_mut().map(|c| c.slice()));
         let columns = py.detach(|| {
             let mut d = lock(&self.inner);
+            let mut buf = Vec::new();
+            let t = implicit_or(t, &d, v.len(), &mut buf);
             let mut columns = Columns::default();
             run_batch(&mut d, t, v, learn, |verdict| columns.push(verdict)).map(|()| columns)
         })?;
@@ -542,9 +573,11 @@ impl PyDetector {
         learn: bool,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let (mut vs, mut ts) = self.batch_inputs(py, values, timestamps)?;
-        let (v, t) = (vs.slice(), ts.slice());
+        let (v, t) = (vs.slice(), ts.as_mut().map(|c| c.slice()));
         let scores = py.detach(|| {
             let mut d = lock(&self.inner);
+            let mut buf = Vec::new();
+            let t = implicit_or(t, &d, v.len(), &mut buf);
             let mut scores = Vec::with_capacity(v.len());
             run_batch(&mut d, t, v, learn, |verdict| scores.push(verdict.anomaly_score)).map(|()| scores)
         })?;

@@ -10,6 +10,8 @@
 mod convert;
 mod detector;
 mod errors;
+#[cfg(test)]
+mod fixtures;
 mod monitor;
 
 use pyo3::prelude::*;
