@@ -71,6 +71,15 @@ pub enum Error {
         /// The limit that was hit, in seconds.
         secs: f64,
     },
+    /// The server could not be reached: the connection was refused or reset, the host is
+    /// unknown, or TLS failed. Nothing was received; retrying may help.
+    #[error("cannot reach {provider}: {reason}")]
+    Unreachable {
+        /// Which provider (or `slack`, `webhook`, `github`).
+        provider: String,
+        /// What failed.
+        reason: String,
+    },
     /// The provider answered with an error status this crate does not map to a finer kind.
     #[error("{provider} answered http {status}: {message}")]
     Http {
@@ -132,6 +141,7 @@ impl Error {
             Error::Auth { .. } => "AuthFailed",
             Error::ContextOverflow { .. } => "ContextOverflow",
             Error::Timeout { .. } => "Timeout",
+            Error::Unreachable { .. } => "Unreachable",
             Error::Http { .. } => "HttpError",
             Error::MalformedReply { .. } => "MalformedReply",
             Error::UnexpectedAnswer { .. } => "UnexpectedAnswer",
@@ -141,10 +151,11 @@ impl Error {
         }
     }
 
-    /// Whether retrying the same request later may succeed (rate limits, timeouts, 5xx).
+    /// Whether retrying the same request later may succeed (rate limits, timeouts, 5xx,
+    /// unreachable servers).
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::RateLimited { .. } | Error::Timeout { .. } => true,
+            Error::RateLimited { .. } | Error::Timeout { .. } | Error::Unreachable { .. } => true,
             Error::Http { status, .. } => *status >= 500,
             _ => false,
         }

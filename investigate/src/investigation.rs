@@ -30,6 +30,7 @@ use crate::policy::{
 };
 use crate::rank::{Ranking, RankingParams, metric_stats, rank};
 use crate::redact::{InjectionHit, InjectionScan, RedactionStats, Redactor, scan_injection};
+use crate::retry::{RetryPolicy, Sleeper, ThreadSleeper, retry};
 use oddsight_core::Direction;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -1511,7 +1512,7 @@ impl EvidenceSource for CaseEvidence<'_> {
 /// Runs an investigation to its end with trait objects. Missing parts degrade safely: no
 /// model means the deterministic report, no approver means denial, no remediator means the
 /// action fails, no knowledge base means no history.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Driver<'a> {
     /// The model.
     pub llm: Option<&'a dyn LlmClient>,
@@ -1523,9 +1524,27 @@ pub struct Driver<'a> {
     pub approver: Option<&'a dyn Approver>,
     /// Similar incidents in, resolved incidents out.
     pub knowledge_base: Option<&'a dyn KnowledgeBase>,
-    /// Retries of a retryable model error (rate limit, timeout, 5xx). Default 0 here; the
-    /// waiting between them is the transport's (see `retry-after`).
-    pub retries: u32,
+    /// Retries of a retryable model error (rate limit, timeout, 5xx, unreachable) and the
+    /// waits between them: a rate limit waits what its `retry-after` asked for. Default
+    /// [`RetryPolicy::none`]: a client that retries itself (the `http` feature's
+    /// `HttpLlmClient` does) should not be retried again here.
+    pub retry: RetryPolicy,
+    /// What waits between retries; `None` sleeps the thread ([`ThreadSleeper`]).
+    pub sleeper: Option<&'a dyn Sleeper>,
+}
+
+impl Default for Driver<'_> {
+    fn default() -> Self {
+        Driver {
+            llm: None,
+            evidence: Vec::new(),
+            remediator: None,
+            approver: None,
+            knowledge_base: None,
+            retry: RetryPolicy::none(),
+            sleeper: None,
+        }
+    }
 }
 
 impl<'a> Driver<'a> {
@@ -1565,16 +1584,8 @@ impl<'a> Driver<'a> {
                         Answer::CompletionFailed { code: "NoClient".into(), message: "no LLM client configured".into() }
                     }
                     Some(llm) => {
-                        let mut result = llm.complete(&request);
-                        let mut tries = 0;
-                        while let Err(e) = &result {
-                            if !e.is_retryable() || tries >= self.retries {
-                                break;
-                            }
-                            tries += 1;
-                            result = llm.complete(&request);
-                        }
-                        match result {
+                        let sleeper = self.sleeper.unwrap_or(&ThreadSleeper);
+                        match retry(&self.retry, sleeper, |_| llm.complete(&request)) {
                             Ok(reply) => Answer::Completion { reply },
                             Err(e) => Answer::CompletionFailed { code: e.code().into(), message: e.to_string() },
                         }

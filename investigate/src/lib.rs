@@ -11,11 +11,14 @@ pub use error::{Error, Result};
 pub use rank::{Prior, RankedMetric, RankedService, Ranking, RankingParams, RankingWeights, rank};
 pub mod actions;
 pub mod answer;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod investigation;
 pub mod kb;
 pub mod llm;
 pub mod policy;
 pub mod redact;
+pub mod retry;
 pub mod score;
 pub mod wire;
 

@@ -123,6 +123,50 @@ pub fn classify_error(provider: Provider, status: u16, retry_after: Option<&str>
     Error::Http { provider: name, status, message }
 }
 
+/// The wait a `retry-after` header asks for, in seconds: delay-seconds (`"7"`, `"1.5"`) or an
+/// HTTP-date (`"Wed, 21 Oct 2015 07:28:00 GMT"`) taken relative to `now_unix_secs` (a date in
+/// the past asks for no wait). `None` for anything else. Pure: the caller reads the clock.
+///
+/// ```
+/// use oddsight_investigate::wire::retry_after_secs;
+/// assert_eq!(retry_after_secs(" 7 ", 0.0), Some(7.0));
+/// assert_eq!(retry_after_secs("Thu, 01 Jan 1970 00:01:00 GMT", 45.0), Some(15.0));
+/// assert_eq!(retry_after_secs("soon", 0.0), None);
+/// ```
+pub fn retry_after_secs(value: &str, now_unix_secs: f64) -> Option<f64> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then_some(secs);
+    }
+    http_date(value).map(|t| (t as f64 - now_unix_secs).max(0.0))
+}
+
+/// Unix seconds of an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the HTTP-date form
+/// servers must send.
+fn http_date(s: &str) -> Option<i64> {
+    let (_, rest) = s.split_once(", ")?;
+    let parts: Vec<&str> = rest.split_ascii_whitespace().collect();
+    let [day, month, year, time, "GMT"] = parts.as_slice() else { return None };
+    let day: i64 = day.parse().ok().filter(|d| (1..=31).contains(d))?;
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let month = MONTHS.iter().position(|m| m == month)? as i64 + 1;
+    let year: i64 = year.parse().ok().filter(|y| (1970..=9999).contains(y))?;
+    let hms: Vec<i64> = time.split(':').map(|x| x.parse().ok()).collect::<Option<_>>()?;
+    let [h, m, sec] = hms.as_slice() else { return None };
+    if *h > 23 || *m > 59 || *sec > 60 {
+        return None;
+    }
+    // Days from the civil date (H. Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + h * 3600 + m * 60 + sec)
+}
+
 fn truncate(s: &str, n: usize) -> String {
     if s.chars().count() <= n { s.to_string() } else { s.chars().take(n).collect::<String>() + "…" }
 }
@@ -394,6 +438,23 @@ mod tests {
         assert_eq!(r.stop_reason, StopReason::ToolUse);
         assert_eq!(r.usage.output_tokens, 40);
         assert!(parse_reply(Provider::Anthropic, r#"{"content":"x"}"#).is_err());
+    }
+
+    #[test]
+    fn retry_after_values() {
+        assert_eq!(retry_after_secs("0", 5.0), Some(0.0));
+        assert_eq!(retry_after_secs("2.5", 5.0), Some(2.5));
+        assert_eq!(retry_after_secs("-1", 5.0), None);
+        assert_eq!(retry_after_secs("inf", 5.0), None);
+        // 1994-11-06T08:49:37Z is 784111777.
+        assert_eq!(retry_after_secs("Sun, 06 Nov 1994 08:49:37 GMT", 784_111_770.0), Some(7.0));
+        assert_eq!(retry_after_secs("Sun, 06 Nov 1994 08:49:37 GMT", 784_111_800.0), Some(0.0));
+        assert_eq!(retry_after_secs("Tue, 29 Feb 2000 00:00:00 GMT", 951_782_400.0), Some(0.0));
+        for bad in
+            ["", "Sun, 06 Nov 1994 08:49:37 PST", "Sun, 06 Foo 1994 08:49:37 GMT", "Sun, 06 Nov 1994 25:00:00 GMT"]
+        {
+            assert_eq!(retry_after_secs(bad, 0.0), None, "{bad}");
+        }
     }
 
     #[test]

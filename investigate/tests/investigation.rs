@@ -327,3 +327,52 @@ fn a_quiet_case_needs_no_action() {
         "InvalidCase"
     );
 }
+
+#[test]
+fn the_driver_waits_out_retry_after_through_its_sleeper() {
+    use oddsight_investigate::retry::{RecordingSleeper, RetryPolicy};
+    use std::time::Duration;
+    let g = &cases(1, 0.0, 0.0)[0];
+    let opts = InvestigationOptions::default().llm("m");
+    let source = CaseEvidence::new(&g.case, &opts.ranking, 8);
+    let limited = |secs| Err(Error::RateLimited { provider: "openai".into(), retry_after_secs: Some(secs) });
+    let client = ScriptedClient::new(vec![
+        limited(4.0),
+        Err(Error::Http { provider: "openai".into(), status: 503, message: "busy".into() }),
+        Ok(good_answer(g, 0.8)),
+    ]);
+    let sleeper = RecordingSleeper::new();
+    let driver = Driver {
+        llm: Some(&client),
+        evidence: vec![&source],
+        retry: RetryPolicy::default(),
+        sleeper: Some(&sleeper),
+        ..Driver::default()
+    };
+    let report = driver.run(Investigation::new(g.case.clone(), opts.clone()).unwrap()).unwrap();
+    assert!(report.model.used);
+    // The rate limit's own wait, then the policy's backoff for a second retry (1 s doubled).
+    assert_eq!(sleeper.waits(), vec![Duration::from_secs(4), Duration::from_secs(2)]);
+    assert_eq!(client.requests().len(), 3);
+
+    // A wait longer than the policy's cap is not shortened: the driver gives up at once and the
+    // investigation falls back to the deterministic report.
+    let client = ScriptedClient::new(vec![limited(3600.0), Ok(good_answer(g, 0.8))]);
+    let sleeper = RecordingSleeper::new();
+    let driver = Driver {
+        llm: Some(&client),
+        evidence: vec![&source],
+        retry: RetryPolicy::default(),
+        sleeper: Some(&sleeper),
+        ..Driver::default()
+    };
+    let report = driver.run(Investigation::new(g.case.clone(), opts.clone()).unwrap()).unwrap();
+    assert!(!report.model.used);
+    assert!(sleeper.waits().is_empty());
+    assert_eq!(client.requests().len(), 1);
+    // The default driver does not retry (clients such as the HTTP one retry themselves).
+    let client = ScriptedClient::new(vec![limited(1.0), Ok(good_answer(g, 0.8))]);
+    let driver = Driver { llm: Some(&client), evidence: vec![&source], ..Driver::default() };
+    assert!(!driver.run(Investigation::new(g.case.clone(), opts.clone()).unwrap()).unwrap().model.used);
+    assert_eq!(client.requests().len(), 1);
+}
