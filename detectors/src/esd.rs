@@ -40,6 +40,17 @@ const MEAN_AD_TO_SIGMA: f64 = 1.253_314_137_315_500_3;
 const SUPPORT_POINTS: u64 = 25;
 
 /// Which side of the distribution may hold outliers.
+///
+/// ```
+/// use oddsight_core::Fit;
+/// use oddsight_detectors::esd::{EsdParams, Tail};
+/// let mut x: Vec<f64> = (0..50).map(|i| (i % 7) as f64).collect();
+/// x[5] = 40.0;
+/// x[9] = -40.0;
+/// assert_eq!(EsdParams::default().fit(&x[..])?.anomalies, vec![5, 9]);
+/// assert_eq!(EsdParams::default().tail(Tail::Upper).fit(&x[..])?.anomalies, vec![5]);
+/// # Ok::<(), oddsight_core::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -54,6 +65,17 @@ pub enum Tail {
 }
 
 /// How many outliers the test may find at most.
+///
+/// ```
+/// use oddsight_core::Fit;
+/// use oddsight_detectors::esd::{AnomalyCap, EsdParams};
+/// let x = [1.0, 2.0, 1.5, 2.5, 1.0, 2.0, 30.0, 31.0, 1.5, 2.0];
+/// // Testing for a single outlier, the pair masks each other; testing for up to 3 finds both.
+/// assert!(EsdParams::default().max_anomalies(AnomalyCap::Count(1)).fit(&x[..])?.anomalies.is_empty());
+/// assert_eq!(EsdParams::default().max_anomalies(AnomalyCap::Count(3)).fit(&x[..])?.anomalies, vec![6, 7]);
+/// assert!(EsdParams::default().max_anomalies(AnomalyCap::Count(5)).fit(&x[..]).is_err()); // half of 10
+/// # Ok::<(), oddsight_core::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -134,6 +156,16 @@ impl Default for EsdParams {
 }
 
 /// One step of the sequential test.
+///
+/// ```
+/// use oddsight_core::Fit;
+/// use oddsight_detectors::esd::EsdParams;
+/// let x = [3.0, 4.0, 3.5, 4.5, 3.0, 4.0, 3.5, 20.0, 4.0, 3.0, 3.5, 4.5];
+/// let step = &EsdParams::default().fit(&x[..])?.steps[0];
+/// assert_eq!((step.index, step.value), (7, 20.0));
+/// assert!(step.statistic > step.critical);
+/// # Ok::<(), oddsight_core::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EsdStep {
     /// Index (into the input) of the most extreme point left at this step.
@@ -147,6 +179,19 @@ pub struct EsdStep {
 }
 
 /// The result of an ESD test.
+///
+/// ```
+/// use oddsight_detectors::esd::EsdParams;
+/// let t: Vec<i64> = (0..40).map(|i| i * 60_000).collect();
+/// let mut v: Vec<f64> = (0..40).map(|i| 100.0 + (i % 5) as f64).collect();
+/// v[30] = 160.0;
+/// let out = EsdParams::default().robust(true).detect(&t, &v)?;
+/// assert_eq!(out.anomalies, vec![30]);
+/// assert_eq!(out.center, 102.0);
+/// let verdict = &out.verdicts[30];
+/// assert!(verdict.is_anomaly && verdict.timestamp == 1_800_000 && verdict.expected == 102.0);
+/// # Ok::<(), oddsight_core::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EsdOutcome {
     /// Indices of the outliers, ascending.
@@ -592,6 +637,18 @@ impl Default for SeasonalEsdParams {
 }
 
 /// The result of a seasonal-hybrid ESD test.
+///
+/// ```
+/// use oddsight_core::Fit;
+/// use oddsight_detectors::esd::SeasonalEsdParams;
+/// let mut v: Vec<f64> = (0..60).map(|i| [10.0, 20.0, 30.0, 20.0][i % 4] + (i % 3) as f64 * 0.1).collect();
+/// v[41] = 29.0; // the phase of 20: nine above its seasonal value
+/// let out = SeasonalEsdParams::default().period(Some(4)).fit(&v[..])?;
+/// assert_eq!(out.seasonal.len(), 4);
+/// assert_eq!(out.esd.anomalies, vec![41]);
+/// assert!((out.residuals[41] - 9.0).abs() < 0.3);
+/// # Ok::<(), oddsight_core::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SeasonalEsdOutcome {
     /// The period used (given or discovered); `None` when no seasonal profile was removed.

@@ -101,6 +101,15 @@ impl Default for PeriodParams {
 }
 
 /// One candidate period.
+///
+/// ```
+/// use oddsight_detectors::period::PeriodParams;
+/// let v: Vec<f64> = (0..120).map(|i| [1.0, 5.0, 9.0, 5.0, 1.0, 0.0][i % 6]).collect();
+/// let c = PeriodParams::default().find(&v)?.dominant().cloned().unwrap();
+/// assert_eq!((c.period, c.period_ms, c.snapped), (6, None, false));
+/// assert!(c.strength > 0.9);
+/// # Ok::<(), oddsight_core::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PeriodCandidate {
     /// The period, in points (grid steps for timed input).
@@ -115,6 +124,18 @@ pub struct PeriodCandidate {
 }
 
 /// What seasonality discovery found.
+///
+/// ```
+/// use oddsight_detectors::period::PeriodParams;
+/// // Per-minute points with a daily cycle, a few missing, some timestamps a little late.
+/// let t: Vec<i64> = (0..4 * 1440).filter(|i| i % 700 != 3).map(|i| i * 60_000 + (i % 9 == 0) as i64 * 3).collect();
+/// let v: Vec<f64> = t.iter().map(|&t| ((t / 60_000) % 1440 < 600) as u8 as f64 * 10.0).collect();
+/// let s = PeriodParams::default().find_timed(&t, &v)?;
+/// assert_eq!(s.step_ms, Some(60_000));
+/// assert!(s.is_seasonal() && s.missing > 0);
+/// assert_eq!(s.dominant().unwrap().period_ms, Some(86_400_000));
+/// # Ok::<(), oddsight_core::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Seasonality {
     /// Candidate periods, strongest first; empty when the series shows no cycle.
@@ -397,20 +418,26 @@ impl Fit<[f64]> for PeriodParams {
 /// (weekends on top of days) from passing for wandering.
 fn ar1_standard_error(y: &[f64], p: usize, periods: &[usize], pairs: usize) -> f64 {
     let mut resid = y.to_vec();
-    for q in std::iter::once(p).chain(periods.iter().copied().filter(|&q| q != p)) {
-        let mut sum = vec![0.0; q];
-        let mut cnt = vec![0usize; q];
-        for (i, &v) in resid.iter().enumerate() {
-            if v.is_finite() {
-                sum[i % q] += v;
-                cnt[i % q] += 1;
+    // Two rounds of backfitting, phase means then a line: the line removed before the
+    // autocorrelation is fitted to cycle and trend together, and its small error would
+    // otherwise leave a staircase that looks like wandering.
+    for _ in 0..2 {
+        for q in std::iter::once(p).chain(periods.iter().copied().filter(|&q| q != p)) {
+            let mut sum = vec![0.0; q];
+            let mut cnt = vec![0usize; q];
+            for (i, &v) in resid.iter().enumerate() {
+                if v.is_finite() {
+                    sum[i % q] += v;
+                    cnt[i % q] += 1;
+                }
+            }
+            for (i, v) in resid.iter_mut().enumerate() {
+                if v.is_finite() {
+                    *v -= sum[i % q] / cnt[i % q] as f64;
+                }
             }
         }
-        for (i, v) in resid.iter_mut().enumerate() {
-            if v.is_finite() {
-                *v -= sum[i % q] / cnt[i % q] as f64;
-            }
-        }
+        remove_line(&mut resid);
     }
     let (mut num, mut den) = (0.0, 0.0);
     for w in resid.windows(2) {
@@ -421,7 +448,10 @@ fn ar1_standard_error(y: &[f64], p: usize, periods: &[usize], pairs: usize) -> f
     for v in resid.iter().filter(|v| v.is_finite()) {
         den += v * v;
     }
-    let phi = if den > 0.0 { (num / den).clamp(0.0, 0.999) } else { 0.0 };
+    // A cycle that explains (nearly) everything leaves only rounding behind, whose
+    // autocorrelation means nothing.
+    let total: f64 = y.iter().filter(|v| v.is_finite()).map(|v| v * v).sum();
+    let phi = if den > 1e-12 * total { (num / den).clamp(0.0, 0.999) } else { 0.0 };
     ((1.0 + phi * phi) / ((1.0 - phi * phi) * pairs.max(1) as f64)).sqrt()
 }
 
@@ -508,6 +538,30 @@ fn seasonal_correlation(y: &[f64], p: usize) -> f64 {
         }
     }
     if pairs < 8 || var <= 0.0 { 0.0 } else { (acc / pairs as f64 / var).clamp(-1.0, 1.0) }
+}
+
+/// Subtracts the least-squares line through the present points.
+fn remove_line(y: &mut [f64]) {
+    let (mut n, mut st, mut sx, mut stt, mut stx) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    for (i, &v) in y.iter().enumerate() {
+        if v.is_finite() {
+            let t = i as f64;
+            n += 1.0;
+            st += t;
+            sx += v;
+            stt += t * t;
+            stx += t * v;
+        }
+    }
+    if n == 0.0 {
+        return;
+    }
+    let denom = n * stt - st * st;
+    let slope = if denom > 0.0 { (n * stx - st * sx) / denom } else { 0.0 };
+    let intercept = (sx - slope * st) / n;
+    for (i, v) in y.iter_mut().enumerate() {
+        *v -= intercept + slope * i as f64;
+    }
 }
 
 /// Detrended, clipped values with missing points as NaN; `None` when what is present is

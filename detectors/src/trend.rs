@@ -23,6 +23,15 @@ use std::collections::VecDeque;
 const MS_PER_HOUR: f64 = 3_600_000.0;
 
 /// The Mann–Kendall trend test of a sequence of values taken in time order.
+///
+/// ```
+/// use oddsight_core::Direction;
+/// use oddsight_detectors::trend::mann_kendall_test;
+/// let t = mann_kendall_test(&[5.0, 4.0, 4.5, 3.0, 2.0, 2.5, 1.0])?;
+/// assert_eq!((t.n, t.s, t.direction()), (7, -17, Direction::Down));
+/// assert!(t.tau < -0.8 && t.p_value < 0.02);
+/// # Ok::<(), oddsight_core::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct MannKendallTest {
     /// Number of values.
@@ -333,6 +342,20 @@ impl MannKendallParams {
 }
 
 /// A trend found (or not) in the current window.
+///
+/// ```
+/// use oddsight_core::{Detector, Point};
+/// use oddsight_detectors::trend::MannKendallParams;
+/// let mut d = MannKendallParams::default().window(10).build()?;
+/// assert!(d.current_trend().is_none()); // the window is not full yet
+/// for i in 0..10 {
+///     d.update(Point::new(i * 3_600_000, 100.0 - 2.0 * i as f64))?; // -2 an hour
+/// }
+/// let r = d.current_trend().unwrap();
+/// assert!(r.significant && (r.slope_per_hour.unwrap() + 2.0).abs() < 1e-9);
+/// assert!(r.describe().starts_with("gradual decrease -2.0000/h over 10 points"));
+/// # Ok::<(), oddsight_core::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrendReport {
     /// The test over the window.

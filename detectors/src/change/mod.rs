@@ -32,6 +32,21 @@ use oddsight_core::{Direction, Error, Result, scale};
 use serde::{Deserialize, Serialize};
 
 /// A confirmed change of level: when it began, when it was confirmed, and its size.
+///
+/// ```
+/// use oddsight_core::{Detector, Direction, Point};
+/// use oddsight_detectors::change::CusumParams;
+/// let mut d = CusumParams::default().build()?;
+/// for i in 0..200 {
+///     let level = if i < 150 { 10.0 } else { 4.0 };
+///     d.observe(Point::new(i * 60_000, level + (i % 3) as f64 * 0.5))?;
+/// }
+/// let shift = d.last_shift().expect("a drop of 6 is confirmed");
+/// assert_eq!(shift.direction, Direction::Down);
+/// assert_eq!(shift.start, 150 * 60_000);
+/// assert!(shift.describe("cusum").starts_with("cusum: level shift -6."));
+/// # Ok::<(), oddsight_core::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShiftReport {
     /// Timestamp of the first point of the new level (for CUSUM, where the cumulative sum last
