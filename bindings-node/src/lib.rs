@@ -1,1 +1,13 @@
-//! node bindings for oddsight (being written).
+//! Node bindings for oddsight: an N-API addon built with napi-rs.
+//!
+//! Thin by design: every function converts its arguments, calls the Rust library, and converts
+//! back; errors become thrown `Error`s whose `code` is the Rust error's `code()` (the names of
+//! the Python exception classes). The JavaScript package around it (`index.js`, `index.mjs`,
+//! the generated `index.d.ts`) is in this folder; see its README.
+
+pub mod detector;
+pub mod error;
+mod input;
+mod json;
+pub mod monitor;
+pub mod verdict;

@@ -1,0 +1,29 @@
+//! JSON documents between JavaScript objects and the library's serde types.
+//!
+//! The monitor's configuration, events, alerts and incidents, and the investigation's needs,
+//! answers and reports, are documents with a JSON form shared by Rust, Python and the command
+//! line. They cross the boundary in exactly that form (snake_case keys), so that a config file,
+//! a logged event and a JavaScript object read the same, and nothing is renamed on the way in
+//! or out (labels and action parameters are user data whose keys must not change).
+
+use crate::error::{Result, error};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// A serde value as a JSON value for napi to hand to JavaScript.
+pub(crate) fn to_js<T: Serialize>(value: &T) -> Result<Value> {
+    serde_json::to_value(value).map_err(|e| error("InvalidData", format!("cannot convert to JavaScript: {e}")))
+}
+
+/// A JavaScript object (or a JSON string of one) as a serde type; `code` names the error when
+/// it does not fit.
+pub(crate) fn from_js<T: DeserializeOwned>(value: Value, what: &str, code: &'static str) -> Result<T> {
+    let value = match value {
+        Value::String(text) => {
+            serde_json::from_str(&text).map_err(|e| error(code, format!("invalid {what} JSON: {e}")))?
+        }
+        other => other,
+    };
+    serde_json::from_value(value).map_err(|e| error(code, format!("invalid {what}: {e}")))
+}
