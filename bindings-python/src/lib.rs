@@ -12,6 +12,7 @@ mod detector;
 mod errors;
 #[cfg(test)]
 mod fixtures;
+mod investigate;
 mod monitor;
 
 use pyo3::prelude::*;
@@ -29,5 +30,8 @@ fn _oddsight(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(detector::parse_timestamps, m)?)?;
     m.add_function(wrap_pyfunction!(detector::parse_timestamp, m)?)?;
     m.add_function(wrap_pyfunction!(monitor::analyze_batch, m)?)?;
+    m.add_class::<investigate::PyInvestigation>()?;
+    m.add_function(wrap_pyfunction!(investigate::investigate, m)?)?;
+    m.add_function(wrap_pyfunction!(investigate::load_case, m)?)?;
     Ok(())
 }

@@ -6,7 +6,7 @@
 >>> bool(scores[-1] > 0.5)
 True
 
-See `score`, `Detector`, `Monitor` and `analyze`. Every error derives from `OddsightError`.
+See `score`, `Detector`, `Monitor`, `analyze` and `investigate`. Every error derives from `OddsightError`.
 """
 
 from __future__ import annotations
@@ -17,10 +17,13 @@ from ._oddsight import (
     DEFAULT_SPEC,
     ERROR_CODES,
     Detector,
+    Investigation,
     Monitor,
     Verdict,
     __version__,
     analyze,
+    investigate,
+    load_case,
     parse_timestamps,
     score,
 )
@@ -29,10 +32,13 @@ __all__ = [
     "DEFAULT_SPEC",
     "ERROR_CODES",
     "Detector",
+    "Investigation",
     "Monitor",
     "Verdict",
     "__version__",
     "analyze",
+    "investigate",
+    "load_case",
     "parse_timestamps",
     "score",
     *_errors.__all__,

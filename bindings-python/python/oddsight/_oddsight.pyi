@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime
+import os
 from collections.abc import Sequence
-from typing import Any, Literal, Mapping, Union
+from typing import Any, Callable, Literal, Mapping, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -172,3 +173,36 @@ def analyze(
 ) -> dict[str, Any]: ...
 def parse_timestamps(texts: Sequence[str]) -> npt.NDArray[np.int64]: ...
 def parse_timestamp(text: str) -> int: ...
+
+#: A case: a case directory (data.csv, inject_time.txt, optional changes.json, logs.jsonl,
+#: topology.json) or the dict `load_case` returns.
+Case = Union[str, "os.PathLike[str]", Mapping[str, Any]]
+
+def load_case(path: str | os.PathLike[str]) -> dict[str, Any]: ...
+def investigate(
+    case: Case,
+    llm: Callable[[dict[str, Any]], Mapping[str, Any] | str] | None = None,
+    evidence: Callable[[dict[str, Any]], Sequence[Mapping[str, Any]] | None] | Any | None = None,
+    actions: Callable[[dict[str, Any]], bool | Mapping[str, Any] | None] | None = None,
+    approver: Callable[[dict[str, Any], str], bool | Mapping[str, Any]] | None = None,
+    knowledge_base: str | os.PathLike[str] | None = None,
+    options: Mapping[str, Any] | None = None,
+    **option_fields: Any,
+) -> dict[str, Any]:
+    """Runs an investigation to its report. `llm` takes the normalised request dict
+    (`model`, `system`, `messages`, `tools`, `response_schema`, `max_tokens`, `temperature`)
+    and returns the reply dict (`text`, optional `tool_calls`, `stop_reason`, `usage`) or the
+    text alone."""
+
+class Investigation:
+    """A stepped (sans-IO) investigation: `next()` says what it needs, `provide()` answers."""
+
+    def __init__(self, case: Case, options: Mapping[str, Any] | None = None, **option_fields: Any) -> None: ...
+    def next(self) -> dict[str, Any]: ...
+    def provide(self, answer: Mapping[str, Any]) -> None: ...
+    @property
+    def stage(self) -> str: ...
+    def journal(self) -> dict[str, Any]: ...
+    def ranking(self) -> dict[str, Any]: ...
+    def case_evidence(self, query: Mapping[str, Any]) -> list[dict[str, Any]]: ...
+    def case_values(self, window: Mapping[str, Any]) -> list[float]: ...
