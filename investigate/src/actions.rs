@@ -4,7 +4,8 @@
 //! the parameters against its schema, and builds an [`ActionPlan`] whose [`RiskAssessment`] it
 //! computes itself (blast radius, reversibility, environment) — nothing in it comes from the
 //! model. Built-in kinds: `rollback_deploy`, `notify_slack`, `notify_webhook` and
-//! `github_pull_request` (always a dry-run plan: a proposed change for a human to merge).
+//! `github_pull_request` (a proposed change for a human to review and merge; in live mode the
+//! `http` feature's `HttpRemediator` opens it as a draft).
 //! Executing a plan is the host's [`crate::investigation::Remediator`]'s job.
 //!
 //! ```

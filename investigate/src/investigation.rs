@@ -10,8 +10,9 @@
 //! services (metrics, logs, changes) → **hypothesize** (optionally ask a model, with one
 //! repair attempt; any failure falls back to the ranking) → **confirm** (computed confidence)
 //! → **propose a fix** (registry actions) → **decide** (the policy) → **act** (approval,
-//! execution; live mode only) → **verify** (the same signal over a window) → **learn** (the
-//! report carries the incident record for the knowledge base).
+//! execution; live mode only) → **verify** (the incident's signals, by the core detectors; see
+//! [`crate::verify`]) → **learn** (the report carries the incident record for the knowledge
+//! base).
 //!
 //! Lifecycle: detected → investigating → awaiting approval → approved / denied → executing →
 //! verifying → resolved / failed / escalated. Every step appends to the [`Journal`]; requests
@@ -31,6 +32,7 @@ use crate::policy::{
 use crate::rank::{Ranking, RankingParams, metric_stats, rank};
 use crate::redact::{InjectionHit, InjectionScan, RedactionStats, Redactor, scan_injection};
 use crate::retry::{RetryPolicy, Sleeper, ThreadSleeper, retry};
+use crate::verify::{SignalCheck, check_signal};
 use oddsight_core::Direction;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -111,7 +113,10 @@ pub struct EvidenceItem {
     pub text: String,
 }
 
-/// A window over which a remediation's effect is checked.
+/// A window over which a remediation's effect is checked: one of the incident's signals. The
+/// investigation judges the values with the core detectors against the signal's pre-incident
+/// window (see [`crate::verify`]); the normal median, scale and band are given so that a host
+/// can show them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VerifyWindow {
     /// The service.
@@ -122,10 +127,13 @@ pub struct VerifyWindow {
     pub from: i64,
     /// End, Unix seconds.
     pub to: i64,
-    /// The normal median the metric must return to.
+    /// The normal median the metric must return to (the detector's expectation).
     pub normal_median: f64,
-    /// The normal robust scale.
+    /// The normal robust scale (the detector's expectation).
     pub normal_scale: f64,
+    /// The normal band, `normal_median ± anomalous_z × normal_scale`.
+    #[serde(default)]
+    pub band: (f64, f64),
 }
 
 /// The outcome of running an action.
@@ -379,6 +387,10 @@ pub struct Report {
     pub model: ModelUse,
     /// One paragraph for a person (identifiers restored).
     pub summary: String,
+    /// The signals re-checked after an action, the root cause's first (empty when nothing
+    /// was executed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verification: Vec<SignalCheck>,
     /// The record for the knowledge base.
     pub learned: IncidentRecord,
     /// The audit journal.
@@ -413,8 +425,24 @@ pub struct InvestigationOptions {
     pub repository: Option<String>,
     /// Verification window length, seconds. Default 600.
     pub verify_secs: i64,
+    /// Most signals re-checked after an action: the root cause's metric and the other
+    /// anomalous metrics of its service, best ranked first. Default 8.
+    #[serde(default = "default_verify_signals")]
+    pub verify_signals: usize,
+    /// Fewest finite values in a verification window for a signal to count as recovered.
+    /// Default 3.
+    #[serde(default = "default_verify_min_samples")]
+    pub verify_min_samples: usize,
     /// Automatic actions taken recently (rate limits, cooldowns).
     pub recent_actions: Vec<PastAction>,
+}
+
+fn default_verify_signals() -> usize {
+    8
+}
+
+fn default_verify_min_samples() -> usize {
+    3
 }
 
 impl Default for InvestigationOptions {
@@ -432,6 +460,8 @@ impl Default for InvestigationOptions {
             environment: Environment::Production,
             repository: None,
             verify_secs: 600,
+            verify_signals: default_verify_signals(),
+            verify_min_samples: default_verify_min_samples(),
             recent_actions: Vec::new(),
         }
     }
@@ -468,7 +498,7 @@ enum Phase {
     AwaitApproval,
     Execute,
     AwaitExecuted { undo: bool },
-    AwaitVerify,
+    AwaitVerify(usize),
     Finished,
 }
 
@@ -504,6 +534,8 @@ pub struct Investigation {
     actions: Vec<ActionPlan>,
     executed: Vec<String>,
     fix_held: Option<bool>,
+    verify_windows: Vec<VerifyWindow>,
+    verification: Vec<SignalCheck>,
     summary: String,
 }
 
@@ -547,6 +579,8 @@ impl Investigation {
             actions: Vec::new(),
             executed: Vec::new(),
             fix_held: None,
+            verify_windows: Vec::new(),
+            verification: Vec::new(),
             summary: String::new(),
             redactor: Redactor::new(),
             ranking,
@@ -717,7 +751,7 @@ impl Investigation {
                 Phase::AwaitCompletion { .. }
                 | Phase::AwaitApproval
                 | Phase::AwaitExecuted { .. }
-                | Phase::AwaitVerify => {
+                | Phase::AwaitVerify(_) => {
                     // Unreachable with a pending need; recover by concluding.
                     self.phase = Phase::Conclude;
                     None
@@ -907,11 +941,9 @@ impl Investigation {
                         self.executed.push(a.kind.clone());
                     }
                     self.set_stage(Stage::Verifying);
-                    let window = self.verify_window();
-                    let need = Need::Verify { window };
-                    self.push(Event::Needed { need: serde_json::to_value(&need).unwrap_or_default() });
-                    self.pending = Some(need);
-                    self.phase = Phase::AwaitVerify;
+                    self.verify_windows = self.verify_windows();
+                    self.verification.clear();
+                    self.ask_verify(0);
                 } else {
                     self.set_stage(Stage::Failed);
                     self.note("act", format!("the action failed: {}", outcome.detail));
@@ -921,23 +953,48 @@ impl Investigation {
             }
             Answer::Verified { values } => {
                 self.push(Event::Answered { answer: Answer::Verified { values: values.clone() } });
-                let w = self.verify_window();
-                let mut v: Vec<f64> = values.into_iter().filter(|x| x.is_finite()).collect();
-                v.sort_by(f64::total_cmp);
-                let recovered = if v.is_empty() {
-                    false
-                } else {
-                    let med = v[v.len() / 2];
-                    ((med - w.normal_median) / w.normal_scale.max(1e-12)).abs() < self.options.ranking.anomalous_z
+                let i = match self.phase {
+                    Phase::AwaitVerify(i) => i,
+                    _ => 0,
                 };
+                if let Some(w) = self.verify_windows.get(i).cloned() {
+                    let check = self.check(&w, &values);
+                    let verdict = match check.z_p75 {
+                        None => format!(
+                            "no values in the window ({} needed): recovery not confirmed",
+                            self.options.verify_min_samples
+                        ),
+                        Some(z) => format!(
+                            "75th percentile |z| {z:.2} over {} values against the pre-incident median {:.4} (scale {:.4}), {} outside the band: {}",
+                            check.samples,
+                            check.normal_median,
+                            check.normal_scale,
+                            check.outside,
+                            if check.recovered { "back to normal" } else { "not recovered" }
+                        ),
+                    };
+                    self.note("verify", format!("{}_{}: {verdict}", w.service, w.metric));
+                    self.verification.push(check);
+                }
+                if i + 1 < self.verify_windows.len() {
+                    self.ask_verify(i + 1);
+                    return Ok(());
+                }
+                let recovered = !self.verification.is_empty() && self.verification.iter().all(|c| c.recovered);
                 self.fix_held = Some(recovered);
                 if recovered {
-                    self.note("verify", format!("{}_{} is back in its normal band", w.service, w.metric));
+                    self.note("verify", "every signal is back inside its normal band");
                     self.set_stage(Stage::Resolved);
                     self.phase = Phase::Finished;
                 } else {
                     self.set_stage(Stage::Failed);
-                    self.note("verify", format!("{}_{} has not recovered", w.service, w.metric));
+                    let failed: Vec<String> = self
+                        .verification
+                        .iter()
+                        .filter(|c| !c.recovered)
+                        .map(|c| format!("{}_{}", c.service, c.metric))
+                        .collect();
+                    self.note("verify", format!("not recovered: {}", failed.join(", ")));
                     match self.actions.first().and_then(|a| a.rollback.clone().map(|r| (a.clone(), r))) {
                         Some((a, how)) => {
                             let undo = ActionPlan {
@@ -963,27 +1020,95 @@ impl Investigation {
         Ok(())
     }
 
-    fn verify_window(&self) -> VerifyWindow {
-        let root = self.root.clone().unwrap_or(RootCause {
-            service: String::new(),
-            metric: String::new(),
-            category: Category::Other,
-        });
-        let stats = self
-            .ranking
-            .metrics
-            .iter()
-            .find(|m| m.service == root.service && m.metric == root.metric)
-            .and_then(|m| m.stats.clone());
+    /// The incident's signals to re-check: the root cause's metric, then the other anomalous
+    /// metrics of its service (what its actions promise to bring back), best ranked first.
+    fn verify_windows(&self) -> Vec<VerifyWindow> {
+        let Some(root) = self.root.clone() else { return Vec::new() };
         let from = self.case.times.last().copied().unwrap_or(self.case.inject_time);
-        VerifyWindow {
-            service: root.service,
-            metric: root.metric,
-            from,
-            to: from + self.options.verify_secs,
-            normal_median: stats.as_ref().map(|s| s.median_before).unwrap_or(0.0),
-            normal_scale: stats.as_ref().map(|s| s.scale_before).unwrap_or(1.0),
+        let mut signals = vec![root.metric.clone()];
+        signals.extend(
+            self.ranking
+                .metrics
+                .iter()
+                .filter(|m| m.service == root.service && m.anomalous && m.metric != root.metric)
+                .map(|m| m.metric.clone()),
+        );
+        signals
+            .into_iter()
+            .filter(|m| !m.is_empty())
+            .take(self.options.verify_signals.max(1))
+            .map(|metric| {
+                let normal = self.check(
+                    &VerifyWindow {
+                        service: root.service.clone(),
+                        metric: metric.clone(),
+                        from,
+                        to: from,
+                        normal_median: 0.0,
+                        normal_scale: 0.0,
+                        band: (0.0, 0.0),
+                    },
+                    &[],
+                );
+                VerifyWindow {
+                    service: root.service.clone(),
+                    metric,
+                    from,
+                    to: from + self.options.verify_secs,
+                    normal_median: normal.normal_median,
+                    normal_scale: normal.normal_scale,
+                    band: normal.band,
+                }
+            })
+            .collect()
+    }
+
+    /// Asks for verification window `i`, or concludes the verification when there is none.
+    fn ask_verify(&mut self, i: usize) {
+        match self.verify_windows.get(i).cloned() {
+            Some(window) => {
+                let need = Need::Verify { window };
+                self.push(Event::Needed { need: serde_json::to_value(&need).unwrap_or_default() });
+                self.pending = Some(need);
+                self.phase = Phase::AwaitVerify(i);
+            }
+            None => {
+                self.fix_held = Some(false);
+                self.note("verify", "no signal to verify: recovery not confirmed");
+                self.set_stage(Stage::Failed);
+                self.set_stage(Stage::Escalated);
+                self.phase = Phase::Finished;
+            }
         }
+    }
+
+    /// Judges a window's values against the signal's pre-incident window with the core
+    /// detectors ([`check_signal`]).
+    fn check(&self, w: &VerifyWindow, values: &[f64]) -> SignalCheck {
+        let inject = self.case.inject_time;
+        let normal_from = inject - self.options.ranking.normal_window_secs;
+        let baseline: Vec<f64> = self
+            .case
+            .series(&w.service, &w.metric)
+            .map(|s| {
+                self.case
+                    .times
+                    .iter()
+                    .zip(&s.values)
+                    .filter(|(t, _)| **t >= normal_from && **t < inject)
+                    .map(|(_, v)| *v)
+                    .collect()
+            })
+            .unwrap_or_default();
+        check_signal(
+            &w.service,
+            &w.metric,
+            &baseline,
+            values,
+            self.options.ranking.anomalous_z,
+            self.options.ranking.relative_floor,
+            self.options.verify_min_samples,
+        )
     }
 
     fn prompt(&mut self) -> ChatRequest {
@@ -1322,6 +1447,7 @@ impl Investigation {
             redaction: self.redactor.stats().clone(),
             model: self.model.clone(),
             summary: self.summary.clone(),
+            verification: self.verification.clone(),
             learned,
             journal: self.journal.clone(),
         }

@@ -20,6 +20,7 @@ pub mod policy;
 pub mod redact;
 pub mod retry;
 pub mod score;
+pub mod verify;
 pub mod wire;
 
 pub use investigation::{

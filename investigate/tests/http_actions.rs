@@ -22,8 +22,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use support::{Reply, Server};
 
+/// Generous timeouts, so that a busy machine does not turn a slow loopback answer into a
+/// timeout; the silent-server case sets a short one.
 fn config() -> HttpConfig {
-    HttpConfig::default().timeouts(Duration::from_secs(2), Duration::from_millis(400)).proxy_from_env(false)
+    HttpConfig::default().timeouts(Duration::from_secs(5), Duration::from_secs(10)).proxy_from_env(false)
 }
 
 fn slack(server: &Server) -> (SlackWebhook, Arc<RecordingSleeper>) {
@@ -90,7 +92,9 @@ fn slack_errors() {
     // Silence is a timeout, not retried either.
     let server = Server::start(vec![Reply::Silent(Duration::from_secs(10))]);
     let (s, _) = slack(&server);
+    let s = s.with_config(config().timeouts(Duration::from_secs(5), Duration::from_millis(300))).unwrap();
     assert_eq!(s.send("hi").unwrap_err().code(), "Timeout");
+    assert_eq!(server.requests().len(), 1);
 }
 
 #[test]
