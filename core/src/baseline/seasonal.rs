@@ -204,7 +204,6 @@ impl SeasonalParams {
             params: self,
             fine,
             levels: vec![BucketStats::default(); fine + coarse + 1],
-            learned: 0,
             cache: Cache::EMPTY,
         })
     }
@@ -356,9 +355,9 @@ pub struct BucketSummary {
 /// Statistics are kept per time-of-week bucket (by default 168: hour of day × day of week), per
 /// coarse bucket (hour of day) and globally. Each level keeps a robust exponentially weighted
 /// mean, variance and tracked p95 (weighted by cycle, see [`SeasonalParams::alpha`]), and learns
-/// winsorised samples so a single outlier cannot drag a bucket. The coarse and global levels
-/// serve cold start only, so they learn only from points whose own bucket is still cold: once
-/// the buckets are warm a point updates one level. O(1) per point, 48 bytes per bucket (193
+/// winsorised samples so a single outlier cannot drag a bucket. The coarse level serves cold
+/// start only, so it learns only from points whose own bucket is still cold: once the buckets
+/// are warm a point updates two levels. O(1) per point, 48 bytes per bucket (193
 /// buckets, 9,264 bytes, by default).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SeasonalBaseline {
@@ -366,8 +365,6 @@ pub struct SeasonalBaseline {
     /// Number of fine buckets; `levels` holds fine, then coarse, then one global bucket.
     fine: usize,
     levels: Vec<BucketStats>,
-    /// Points learned (the levels count only what each was given).
-    learned: u64,
     #[serde(skip)]
     cache: Cache,
 }
@@ -428,16 +425,13 @@ impl SeasonalBaseline {
         let slot = self.slot(timestamp);
         self.cache = slot;
         let (keep, clip) = (1.0 - self.params.alpha, self.params.clip_z);
-        self.learned = self.learned.saturating_add(1);
         let fine = &mut self.levels[slot.fine];
         let fine_was_warm = fine.n >= self.params.min_samples;
         fine.learn(x, slot.cycle, keep, clip);
-        // The coarse and global levels exist for cold start: they learn only from points whose
-        // own bucket is still cold. Once every bucket is warm a point costs one level, not three.
-        if fine_was_warm {
-            return;
-        }
-        if self.params.coarse_period_ms.is_some() {
+        // The coarse level exists for cold start: it learns only from points whose own bucket
+        // is still cold, so once the buckets are warm a point costs two levels, not three. The
+        // global level, the fallback of last resort, learns everything.
+        if !fine_was_warm && self.params.coarse_period_ms.is_some() {
             self.levels[slot.coarse].learn(x, slot.coarse_cycle, keep, clip);
         }
         let g = self.levels.len() - 1;
@@ -505,7 +499,6 @@ impl Baseline for SeasonalBaseline {
 
     fn reset(&mut self) {
         self.levels.iter_mut().for_each(|b| *b = BucketStats::default());
-        self.learned = 0;
         self.cache = Cache::EMPTY;
     }
 
@@ -516,7 +509,7 @@ impl Baseline for SeasonalBaseline {
     }
 
     fn count(&self) -> u64 {
-        self.learned
+        self.levels.last().map_or(0, |g| g.n)
     }
 }
 
