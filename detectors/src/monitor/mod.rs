@@ -58,7 +58,7 @@
 //!   refused right away), and the alert events it raises wait in the target. `tick(now)` lets
 //!   every enabled target whose interval has elapsed since it last reported (or that never
 //!   has) report its waiting events stamped at or before `now`, ordered by timestamp, then
-//!   target (in the order they were added), then series name. Events therefore do not depend
+//!   target (in the order they were added), then series (metric name, then labels). Events therefore do not depend
 //!   on how points were split into ingest calls, nor on the order series were ingested in:
 //!   only on the points, the targets and the times `tick` was called.
 //! - **Alerts** are numbered by the monitor as they are reported. A target reports an alert
@@ -104,6 +104,7 @@
 mod alerts;
 mod analyze;
 mod error;
+mod ewma;
 mod incident;
 mod series;
 mod state;
@@ -755,10 +756,10 @@ impl Monitor {
             return Err(MonitorError::Shape { values: values.len(), timestamps: timestamps.len() });
         }
         let (Some(&first), Some(&newest)) = (timestamps.first(), timestamps.last()) else { return Ok(()) };
-        // Checked whole, branch-free in the common case; the offender is looked for only on
-        // failure.
-        let in_order = entry.last.is_none_or(|l| first >= l) && timestamps.windows(2).all(|w| w[0] <= w[1]);
-        if !(in_order && values.iter().all(|v| v.is_finite())) {
+        // Checked whole with folds (which vectorise, where `all` stops early and does not); the
+        // offender is looked for only on failure.
+        let in_order = entry.last.is_none_or(|l| first >= l) & non_decreasing(timestamps);
+        if !(in_order & values.iter().fold(true, |ok, v| ok & v.is_finite())) {
             return Err(self.offender(s, timestamps, values));
         }
         for x in &entry.slots {
@@ -815,8 +816,8 @@ impl Monitor {
 
     /// Lets every enabled target whose interval has elapsed since its last report (or that has
     /// never reported) report its events stamped at or before `now`. Returns alert events
-    /// ordered by timestamp, then target, then series name, each followed by the incident
-    /// change it caused.
+    /// ordered by timestamp, then target, then series (metric name, then labels), each
+    /// followed by the incident change it caused.
     pub fn tick(&mut self, now: i64) -> Vec<MonitorEvent> {
         let mut ready: Vec<(usize, Pending)> = Vec::new();
         for (ti, t) in self.targets.iter_mut().enumerate() {
@@ -824,33 +825,42 @@ impl Monitor {
                 continue;
             }
             t.last_check = Some(now);
-            if t.pending.iter().any(|p| p.verdict.timestamp <= now) {
-                let (due, later): (Vec<Pending>, Vec<Pending>) =
-                    std::mem::take(&mut t.pending).into_iter().partition(|p| p.verdict.timestamp <= now);
-                t.pending = later;
-                ready.extend(due.into_iter().map(|p| (ti, p)));
-            }
+            ready.extend(t.pending.extract_if(.., |p| p.verdict.timestamp <= now).map(|p| (ti, p)));
         }
         if ready.is_empty() {
             return Vec::new();
         }
-        let mut names: HashMap<u32, String> = HashMap::new();
-        for (_, p) in &ready {
-            names.entry(p.series).or_insert_with(|| self.series[p.series as usize].key.display(&self.interner));
-        }
-        ready.sort_by(|(ta, a), (tb, b)| {
-            (a.verdict.timestamp, *ta, &names[&a.series], a.seq).cmp(&(
-                b.verdict.timestamp,
-                *tb,
-                &names[&b.series],
-                b.seq,
-            ))
+        // Sorted by index: the events themselves are a few hundred bytes each.
+        let mut order: Vec<usize> = (0..ready.len()).collect();
+        order.sort_by(|&i, &j| {
+            let ((ta, a), (tb, b)) = (&ready[i], &ready[j]);
+            (a.verdict.timestamp, ta)
+                .cmp(&(b.verdict.timestamp, tb))
+                .then_with(|| self.series_order(a.series, b.series))
+                .then(a.seq.cmp(&b.seq))
         });
+        let mut ready: Vec<Option<(usize, Pending)>> = ready.into_iter().map(Some).collect();
         let mut out = Vec::new();
-        for (ti, p) in ready {
-            self.report(ti, p, &mut out);
+        for i in order {
+            if let Some((ti, p)) = ready[i].take() {
+                self.report(ti, p, &mut out);
+            }
         }
         out
+    }
+
+    /// Orders two series by metric name, then labels (key, value) in key order: the order of
+    /// their canonical names, near enough, without building them; independent of the order in
+    /// which series were registered.
+    fn series_order(&self, a: u32, b: u32) -> std::cmp::Ordering {
+        if a == b {
+            return std::cmp::Ordering::Equal;
+        }
+        let (ka, kb) = (&self.series[a as usize].key, &self.series[b as usize].key);
+        let r = |s: series::Sym| self.interner.resolve(s);
+        r(ka.name).cmp(r(kb.name)).then_with(|| {
+            ka.labels.iter().map(|&(k, v)| (r(k), r(v))).cmp(kb.labels.iter().map(|&(k, v)| (r(k), r(v))))
+        })
     }
 
     fn report(&mut self, ti: usize, p: Pending, out: &mut Vec<MonitorEvent>) {
@@ -1082,6 +1092,18 @@ impl Monitor {
     }
 }
 
+/// Whether `ts` never decreases. `b < a` as the sign of `r ^ ((b ^ a) & (b ^ r))` with
+/// `r = b - a` (a subtraction's sign corrected for overflow): exact for all `i64`, and made of
+/// subtractions, xors and ands, which vectorise where a 64-bit compare does not (SSE2 has none).
+fn non_decreasing(ts: &[i64]) -> bool {
+    let mut acc = 0i64;
+    for (&a, &b) in ts.iter().zip(ts.iter().skip(1)) {
+        let r = b.wrapping_sub(a);
+        acc |= r ^ ((b ^ a) & (b ^ r));
+    }
+    acc >= 0
+}
+
 /// A notice from a verdict.
 fn notice(
     event: AlertEventKind,
@@ -1277,5 +1299,36 @@ mod snapshot {
                 next_seq: r.next_seq,
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_check_is_exact_at_the_extremes() {
+        let edges = [i64::MIN, i64::MIN + 1, -2, -1, 0, 1, 2, i64::MAX - 1, i64::MAX, 1_795_392_000_000];
+        for &a in &edges {
+            for &b in &edges {
+                assert_eq!(non_decreasing(&[a, b]), a <= b, "{a} {b}");
+            }
+        }
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..10_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let (a, b) = (x as i64, x.rotate_left(17) as i64 >> (x % 60));
+            assert_eq!(non_decreasing(&[a, b]), a <= b, "{a} {b}");
+        }
+        assert!(non_decreasing(&[]) && non_decreasing(&[5]) && non_decreasing(&[1, 1, 2]));
+        assert!(!non_decreasing(&[1, 3, 2, 4]));
+    }
+
+    #[test]
+    fn monitor_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Monitor>();
     }
 }

@@ -19,29 +19,30 @@
 //! `mad`, `seasonal`): their `|z|` comes straight from the baseline's expectation. Other
 //! detectors always take the full path.
 
+use super::ewma::LeanEwma;
 use super::target::Compiled;
 use crate::AnyDetector;
-use crate::stat::EwmaZScore;
 use oddsight_core::{
     Alert, AlertEvent, AlertPolicy, Baseline, BaselineDetector, Detector, Learn, Point, Result, Scorer, Severity,
     Stateful, StrikePolicy, Verdict, ZScore,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 /// The detector of one slot. EWMA, the small one, is kept inline; everything else is boxed so
 /// that the inline part stays small.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum Model {
-    Ewma(EwmaZScore),
+    Ewma(LeanEwma),
     Boxed(Box<AnyDetector>),
 }
 
 impl Model {
     pub(crate) fn new(c: &Compiled) -> Self {
         match &c.detector {
-            AnyDetector::Ewma(d) => Model::Ewma(d.clone()),
+            AnyDetector::Ewma(d) => Model::Ewma(LeanEwma::from(d)),
             // A clone of a sliding window holds no capacity and grows by doubling, up to 1.4x
             // the window; building one reserves exactly the window.
             AnyDetector::Mad(_) | AnyDetector::Window(_) | AnyDetector::Iqr(_) | AnyDetector::RateOfChange(_) => {
@@ -139,7 +140,7 @@ impl Slot {
         let Slot { calm, clean, quiet, model, policy, .. } = self;
         let mut st = Quiet { calm, clean, quiet };
         match model {
-            Model::Ewma(d) => fast(d, policy, &mut st, c, ts, xs, sink),
+            Model::Ewma(d) => run_ewma(d, policy, &mut st, c, ts, xs, sink),
             Model::Boxed(b) => match &mut **b {
                 AnyDetector::Seasonal(d) => fast(d, policy, &mut st, c, ts, xs, sink),
                 AnyDetector::Mad(d) => fast(d, policy, &mut st, c, ts, xs, sink),
@@ -147,8 +148,7 @@ impl Slot {
                 other => {
                     for (&t, &x) in ts.iter().zip(xs) {
                         let p = Point::new(t, x);
-                        let v = other.score(p)?;
-                        judge(other, policy, &mut st, c, p, v, sink)?;
+                        judge(other, policy, &mut st, c, p, None, sink)?;
                     }
                     Ok(())
                 }
@@ -182,6 +182,57 @@ struct Quiet<'a> {
     quiet: &'a mut bool,
 }
 
+/// The loop for EWMA. While the policy is quiet, runs of calm points are learned on a local
+/// copy of the baseline (mean and variance stay in registers, as in the core's own
+/// `z`-then-`learn` loop) until a point needs judging; everything else goes through [`judge`].
+#[inline]
+fn run_ewma(
+    d: &mut LeanEwma,
+    policy: &mut StrikePolicy,
+    st: &mut Quiet<'_>,
+    c: &Compiled,
+    ts: &[i64],
+    xs: &[f64],
+    sink: &mut Sink<'_>,
+) -> Result<()> {
+    let (z_enter, z_calm, warmup) = (c.z_enter, c.z_calm, d.baseline.params().warmup.max(1));
+    let n = ts.len().min(xs.len());
+    let mut i = 0;
+    while i < n {
+        if *st.quiet {
+            let mut b = d.baseline.clone();
+            let mut count = b.count();
+            let start = i;
+            while i < n {
+                let x = xs[i];
+                // Judged (and quiet) only once warm, and only a point that may strike.
+                if count >= warmup && !(b.z(x).abs() < z_enter) {
+                    break;
+                }
+                b.learn(x);
+                count += 1;
+                i += 1;
+            }
+            d.baseline = b;
+            if i > start {
+                d.last = Some(ts[i - 1]);
+            }
+            if i == n {
+                break;
+            }
+        } else if d.baseline.count() < warmup {
+            // Cold: the policy ignores the verdict and lets the point be learned.
+            d.learn(Point::new(ts[i], xs[i]));
+            i += 1;
+            continue;
+        }
+        let (p, z) = (Point::new(ts[i], xs[i]), d.baseline.z(xs[i]));
+        judge(d, policy, st, c, p, (z.abs() < z_calm).then_some(false), sink)?;
+        i += 1;
+    }
+    Ok(())
+}
+
 /// The loop for a baseline plus the plain z-score.
 #[inline]
 fn fast<B>(
@@ -211,23 +262,43 @@ where
             d.update(p)?;
             continue;
         }
-        let v = d.score(p)?;
-        judge(d, policy, st, c, p, v, sink)?;
+        let z = ZScore.z(x, &e);
+        judge(d, policy, st, c, p, (z.abs() < c.z_calm).then_some(e.fallback), sink)?;
     }
     Ok(())
 }
 
-/// The full path: policy step, learning as the policy says, events, quiet bookkeeping.
+/// The full path: verdict, policy step, learning as the policy says, events, quiet bookkeeping.
+///
+/// `calm` is `Some(fallback)` when the caller knows the point is warm, not excluded, and
+/// scores below the policy's `exit` level (its `|z|` is below [`Compiled::z_calm`]): the policy
+/// then needs no more than that (it keeps no calm verdict, and treats every score below `exit`
+/// alike), so it is stepped with a stand-in, and the real verdict is built only if the step
+/// raises an event. Otherwise the detector's verdict is built first.
 fn judge<D: Detector>(
     d: &mut D,
     policy: &mut StrikePolicy,
     st: &mut Quiet<'_>,
     c: &Compiled,
     p: Point,
-    v: Verdict,
+    calm: Option<bool>,
     sink: &mut Sink<'_>,
 ) -> Result<()> {
+    let v = match calm {
+        Some(fallback) => {
+            let mut v = Verdict::neutral(p, p.value, Cow::Borrowed("calm"), true);
+            v.notes.fallback = fallback;
+            v
+        }
+        None => d.score(p)?,
+    };
     let decision = policy.step(&v);
+    // Before learning: the events carry the verdict as the detector saw the point.
+    let reported = match (&calm, decision.events.is_empty()) {
+        (_, true) => None,
+        (Some(_), false) => Some(d.score(p)?),
+        (None, false) => Some(v.clone()),
+    };
     match &decision.learn {
         Learn::Learn => d.update(p)?,
         Learn::Skip => {}
@@ -253,7 +324,7 @@ fn judge<D: Detector>(
             *policy = policy.clone();
         }
     }
-    if !decision.events.is_empty() {
+    if let Some(v) = reported {
         emit(decision.events, policy, &v, sink);
     }
     Ok(())

@@ -201,6 +201,8 @@ pub(crate) struct Compiled {
     /// `|z|` strictly below this scores below the policy's `enter` level (with a margin, so
     /// rounding in the score map can never make a skipped point a strike).
     pub(crate) z_enter: f64,
+    /// Likewise for the policy's `exit` level: `|z|` below this is calm for certain.
+    pub(crate) z_calm: f64,
     /// Calm verdicts in a row after which the policy is back in its quiet state (`u32::MAX`:
     /// never assumed).
     pub(crate) quiet_after: u32,
@@ -227,11 +229,8 @@ impl Compiled {
         let spec = DetectorSpec::from_json(&config.detector).map_err(spec_error)?;
         let detector = AnyDetector::from_spec(&spec).map_err(spec_error)?;
         let policy = config.policy.clone().build().map_err(|e| spec_error(e.into()))?;
-        let enter = config.policy.enter;
-        let mut z_enter = scale::z_for_score(enter) * (1.0 - 1e-6);
-        while z_enter > 0.0 && scale::anomaly_score(z_enter) >= enter {
-            z_enter *= 0.999;
-        }
+        let z_enter = z_below(config.policy.enter);
+        let z_calm = z_below(config.policy.exit);
         let quiet_after = match config.policy.trigger {
             Trigger::Consecutive { .. } => 0,
             Trigger::KOfN { n, .. } => n,
@@ -244,8 +243,21 @@ impl Compiled {
                 | AnyDetector::SeasonalAggregate(_)
                 | AnyDetector::Ensemble(_)
         );
-        Ok(Compiled { selector, spec, detector, policy, z_enter, quiet_after, probe })
+        Ok(Compiled { selector, spec, detector, policy, z_enter, z_calm, quiet_after, probe })
     }
+}
+
+/// A `|z|` below which every anomaly score is below `score`: the inverse of the score map,
+/// less a margin, checked (the map is monotone; the margin covers its rounding).
+fn z_below(score: f64) -> f64 {
+    if score <= 0.0 {
+        return 0.0;
+    }
+    let mut z = scale::z_for_score(score) * (1.0 - 1e-6);
+    while z > 0.0 && scale::anomaly_score(z) >= score {
+        z *= 0.999;
+    }
+    z.max(0.0)
 }
 
 #[cfg(test)]
@@ -286,11 +298,15 @@ mod tests {
             let c = Compiled::build(&TargetConfig::new("t", "x", "ewma").policy(StrikePolicyParams::threshold(enter)))
                 .unwrap();
             assert!(c.z_enter > 0.0 && scale::anomaly_score(c.z_enter) < enter, "{enter}");
+            assert_eq!(c.z_calm, c.z_enter); // threshold(): exit = enter
             assert!(scale::anomaly_score(c.z_enter * 1.001) >= enter, "margin too wide at {enter}");
             for i in 0..10_000 {
                 let z = c.z_enter * i as f64 / 10_000.0;
                 assert!(scale::anomaly_score(z) < enter);
             }
         }
+        assert_eq!(z_below(0.0), 0.0);
+        let c = Compiled::build(&TargetConfig::new("t", "x", "ewma")).unwrap();
+        assert!(c.z_calm < c.z_enter && scale::anomaly_score(c.z_calm) < 0.4);
     }
 }
