@@ -20,6 +20,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "cargo test (unit, integration and doc tests)"
 cargo test --workspace
 
+step "investigate: HTTP transport against loopback servers (feature http)"
+cargo test -p oddsight-investigate --features http
+
 step "examples"
 for example in examples/examples/*.rs; do
     name=$(basename "$example" .rs)
