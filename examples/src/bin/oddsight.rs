@@ -108,6 +108,11 @@ enum Command {
         /// Print the whole report as one JSON object.
         #[arg(long)]
         json: bool,
+        /// Also ask a model: `openai` (Chat Completions; also Ollama, vLLM, llama.cpp through
+        /// OPENAI_BASE_URL) or `anthropic` (Messages). Reads OPENAI_API_KEY / ANTHROPIC_API_KEY,
+        /// *_BASE_URL and *_MODEL from the environment. The model proposes; the library decides.
+        #[arg(long, value_enum)]
+        llm: Option<LlmChoice>,
         /// The case directory (data.csv, inject_time.txt, optional changes.json, logs.jsonl,
         /// topology.json).
         case_dir: PathBuf,
@@ -152,7 +157,8 @@ injected instructions before anything is reported.
 
 Examples:
   oddsight gen-cases --count 3 /tmp/cases && oddsight investigate /tmp/cases/case-000
-  oddsight investigate --json /tmp/cases/case-001 | jq .root_cause";
+  oddsight investigate --json /tmp/cases/case-001 | jq .root_cause
+  OPENAI_BASE_URL=http://127.0.0.1:11434/v1 OPENAI_MODEL=llama3.1 oddsight investigate --llm openai CASE";
 
 const SYNTHETIC_AFTER: &str = "\
 Generates the seeded synthetic suite (spikes, dips, level shifts, trend drift, variance
@@ -166,6 +172,14 @@ Examples:
   oddsight eval-synthetic
   oddsight eval-synthetic --detector ewma --replicates 20 --seed 7
   oddsight eval-synthetic --json > synthetic.json";
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LlmChoice {
+    /// OpenAI Chat Completions format.
+    Openai,
+    /// Anthropic Messages format.
+    Anthropic,
+}
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Unit {
@@ -194,7 +208,7 @@ fn main() -> ExitCode {
         Command::EvalSynthetic { detector, replicates, seed, json } => {
             eval_synthetic(&detector, replicates, seed, json)
         }
-        Command::Investigate { json, case_dir } => investigate(json, &case_dir),
+        Command::Investigate { json, llm, case_dir } => investigate(json, llm, &case_dir),
         Command::GenCases { count, seed, out_dir } => gen_cases(count, seed, &out_dir),
     };
     match result {
@@ -324,9 +338,26 @@ fn eval_nab(spec: &str, per_file: bool, json: bool, data_dir: &Path, windows: &P
     Ok(())
 }
 
-fn investigate(json: bool, case_dir: &Path) -> Result<(), String> {
-    use oddsight_investigate::{InvestigationOptions, investigate_case_dir};
-    let report = investigate_case_dir(case_dir, &InvestigationOptions::default()).map_err(|e| e.to_string())?;
+fn investigate(json: bool, llm: Option<LlmChoice>, case_dir: &Path) -> Result<(), String> {
+    use oddsight_investigate::case::Case;
+    use oddsight_investigate::http::HttpLlmClient;
+    use oddsight_investigate::wire::Provider;
+    use oddsight_investigate::{InvestigationOptions, investigate_case};
+    let case = Case::load_dir(case_dir).map_err(|e| e.to_string())?;
+    let report = match llm {
+        None => investigate_case(&case, &InvestigationOptions::default(), None, None),
+        Some(choice) => {
+            let provider = match choice {
+                LlmChoice::Openai => Provider::OpenAi,
+                LlmChoice::Anthropic => Provider::Anthropic,
+            };
+            let client = HttpLlmClient::from_env(provider).map_err(|e| e.to_string())?;
+            // An empty model name lets the client use *_MODEL from the environment.
+            let options = InvestigationOptions::default().llm(String::new());
+            investigate_case(&case, &options, Some(&client), None)
+        }
+    }
+    .map_err(|e| e.to_string())?;
     let mut out = std::io::stdout().lock();
     let write = |e: std::io::Error| format!("cannot write to standard output: {e}");
     if json {
