@@ -3,7 +3,7 @@
 //! series, datetimes, ISO strings) is converted once.
 
 use crate::errors::{Failure, raise};
-use numpy::{AllowTypeChange, PyArray1, PyArrayLike1, PyArrayMethods, PyReadonlyArray1, PyUntypedArrayMethods};
+use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyUntypedArrayMethods};
 use oddsight_examples::timestamp::{NumericUnit, TimestampParser};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -41,7 +41,8 @@ impl<T: numpy::Element + Copy> Column<'_, T> {
     }
 }
 
-/// `values`: a 1-D float64 array in place, or anything numpy can turn into one.
+/// `values`: a 1-D float64 array in place, or anything numpy can turn into one (converted
+/// once, by `numpy.asarray`, so pandas and polars series take numpy's fast path).
 pub(crate) fn values<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Column<'py, f64>> {
     if let Ok(a) = obj.cast::<PyArray1<f64>>() {
         return Ok(Column::Borrowed(a.readonly()));
@@ -49,27 +50,21 @@ pub(crate) fn values<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Column<'py, f64>>
     if obj.is_instance_of::<PyString>() {
         return Err(PyTypeError::new_err("values must be a 1-D sequence of numbers, got a str"));
     }
-    match obj.extract::<PyArrayLike1<'py, f64, AllowTypeChange>>() {
-        Ok(a) => Ok(Column::Borrowed(a.readonly_clone())),
+    let py = obj.py();
+    let np = NUMPY.get_or_try_init(py, || py.import("numpy").map(Bound::unbind))?.bind(py);
+    let converted = np
+        .call_method1("asarray", (obj, np.getattr("float64")?))
+        .map_err(|e| PyTypeError::new_err(format!("values must be a 1-D sequence of numbers: {e}")))?;
+    match converted.cast_into::<PyArray1<f64>>() {
+        Ok(a) => Ok(Column::Borrowed(a.readonly())),
         Err(e) => {
-            let ndim = obj.getattr("ndim").and_then(|n| n.extract::<usize>()).ok();
-            match ndim {
-                Some(n) if n != 1 => raise("ShapeMismatch", format!("shape mismatch: values must be 1-D, got {n}-D")),
-                _ => Err(PyTypeError::new_err(format!("values must be a 1-D sequence of numbers: {e}"))),
-            }
+            let ndim = e.into_inner().getattr("ndim").and_then(|n| n.extract::<usize>()).unwrap_or(0);
+            raise("ShapeMismatch", format!("shape mismatch: values must be 1-D, got {ndim}-D"))
         }
     }
 }
 
-trait ReadonlyClone<'py> {
-    fn readonly_clone(&self) -> PyReadonlyArray1<'py, f64>;
-}
-
-impl<'py> ReadonlyClone<'py> for PyArrayLike1<'py, f64, AllowTypeChange> {
-    fn readonly_clone(&self) -> PyReadonlyArray1<'py, f64> {
-        (**self).clone()
-    }
-}
+static NUMPY: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
 
 static CONVERT: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
 

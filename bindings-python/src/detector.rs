@@ -620,7 +620,8 @@ pub(crate) fn score<'py>(
             let verdict = d
                 .observe(Point::new(last, value))
                 .map_err(|e| Failure::from(e).context(format_args!("at index {i}")))?;
-            scores.push(verdict.anomaly_score);
+            // `+ 0.0` turns a -0 score into 0, as the command line writes it.
+            scores.push(verdict.anomaly_score + 0.0);
         }
         Ok(scores)
     })?;

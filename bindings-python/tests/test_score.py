@@ -42,7 +42,11 @@ def test_identical_to_the_command_line(cli: Path, tmp_path: Path, spec: str | No
     want = run_cli(cli, tmp_path, [str(t) for t in timestamps], [repr(float(v)) for v in values], spec)
     got = oddsight.score(values, timestamps, detector=spec or "default")
     assert got.dtype == np.float64 and got.shape == values.shape
-    assert np.array_equal(got.view(np.int64), want.view(np.int64)), "scores differ from `oddsight score`"
+    differ = np.flatnonzero(got.view(np.int64) != want.view(np.int64))
+    assert differ.size == 0, (
+        f"{differ.size} scores differ from `oddsight score` (first at index {differ[0]}: "
+        f"{got[differ[0]]!r} vs {want[differ[0]]!r}); is the command line built from the same sources?"
+    )
     assert ((got >= 0) & (got <= 1)).all()
 
 
