@@ -1,6 +1,8 @@
 //! Incidents: alerts on one service that overlap in time are one incident, with every signal
 //! in the order it started.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
 use oddsight_core::Direction;
 use oddsight_detectors::monitor::{
     AlertEventKind, Incident, IncidentEventKind, IncidentStatus, Monitor, MonitorEvent, MonitorOptions, TargetConfig,

@@ -2,6 +2,8 @@
 //! recovery, minimum severity, acknowledge and resolve, the bounded history, independence from
 //! batching, and exact agreement with a plain `Watch`.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
 use oddsight_core::{AlertEvent, AlertPolicy, Point, Resolution, Severity, ShiftRule, StrikePolicyParams, Watch};
 use oddsight_detectors::AnyDetector;
 use oddsight_detectors::monitor::{

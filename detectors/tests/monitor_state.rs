@@ -1,6 +1,8 @@
 //! The monitor's state: snapshots taken mid-stream restore to identical behaviour; targets
 //! change while it runs; bad input and bad requests are typed errors that change nothing.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
 use oddsight_core::{Resolution, Severity, Stateful, StrikePolicyParams};
 use oddsight_detectors::monitor::{
     AlertEventKind, AlertQuery, Monitor, MonitorConfig, MonitorError, MonitorEvent, SeriesId, TargetConfig,
@@ -253,7 +255,7 @@ fn bad_requests_change_nothing() {
     }
     let mut shuffled = ts.clone();
     shuffled.swap(3, 4);
-    assert_eq!(code(m.ingest_batch(id, &shuffled, &vec![1.0; 10])), "OutOfOrder");
+    assert_eq!(code(m.ingest_batch(id, &shuffled, &[1.0; 10])), "OutOfOrder");
     assert_eq!(code(m.ingest_batch(id, &ts[..3], &vs[..2])), "ShapeMismatch");
     let mut other = Monitor::new();
     let foreign: SeriesId = (0..5).map(|k| other.series_id(&format!("s{k}")).unwrap()).last().unwrap();

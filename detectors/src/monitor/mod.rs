@@ -46,8 +46,8 @@
 //!   [`SeriesName`]). Names, label keys and values are interned, so a series' key is a few
 //!   words however long its labels.
 //! - **Targets** ([`TargetConfig`]) pick series with a [`Selector`] (a name, label matches, or
-//!   both) and give each selected series its own detector (any [`AnyDetector`] specification)
-//!   and its own alert policy ([`StrikePolicyParams`]). Targets are added, changed, enabled,
+//!   both) and give each selected series its own detector (any [`AnyDetector`](crate::AnyDetector) specification)
+//!   and its own alert policy ([`StrikePolicyParams`](oddsight_core::StrikePolicyParams)). Targets are added, changed, enabled,
 //!   disabled, removed and listed while the monitor runs. Changing a target's detector or
 //!   policy **resets its per-series state** (the detectors start cold again) and resolves its
 //!   open alerts by hand; changing its selector resets nothing for series it still selects;

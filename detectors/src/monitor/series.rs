@@ -98,7 +98,7 @@ pub(crate) fn write_series<'a>(
     Ok(())
 }
 
-/// Writes `v` in double quotes, escaping `"`, `\\`, newlines and tabs.
+/// Writes `v` in double quotes, escaping quotes, backslashes, newlines and tabs.
 fn write_quoted(out: &mut impl fmt::Write, v: &str) -> fmt::Result {
     out.write_char('"')?;
     for c in v.chars() {
@@ -147,7 +147,9 @@ pub struct Selector {
 }
 
 impl Selector {
-    /// Parses the text form (see the [module documentation](self)).
+    /// Parses the text form: `*` (every series), a metric name, `{key="value", key!="value"}`
+    /// label matchers, or a name with matchers. Values may be quoted (with `\"`, `\\`, `\n`,
+    /// `\t` escapes) or bare (`[A-Za-z0-9_:./+-]+`).
     ///
     /// # Errors
     /// [`MonitorError::InvalidSelector`] with the byte position of the problem.

@@ -142,9 +142,12 @@ impl Slot {
         match model {
             Model::Ewma(d) => run_ewma(d, policy, &mut st, c, ts, xs, sink),
             Model::Boxed(b) => match &mut **b {
-                AnyDetector::Seasonal(d) => fast(d, policy, &mut st, c, ts, xs, sink),
-                AnyDetector::Mad(d) => fast(d, policy, &mut st, c, ts, xs, sink),
-                AnyDetector::Window(d) => fast(d, policy, &mut st, c, ts, xs, sink),
+                AnyDetector::Seasonal(d) => {
+                    let exclusions = !d.baseline().params().exclusions.is_empty();
+                    fast(d, exclusions, policy, &mut st, c, ts, xs, sink)
+                }
+                AnyDetector::Mad(d) => fast(d, false, policy, &mut st, c, ts, xs, sink),
+                AnyDetector::Window(d) => fast(d, false, policy, &mut st, c, ts, xs, sink),
                 other => {
                     for (&t, &x) in ts.iter().zip(xs) {
                         let p = Point::new(t, x);
@@ -206,7 +209,8 @@ fn run_ewma(
             while i < n {
                 let x = xs[i];
                 // Judged (and quiet) only once warm, and only a point that may strike.
-                if count >= warmup && !(b.z(x).abs() < z_enter) {
+                let calm = b.z(x).abs() < z_enter; // false for NaN: judged
+                if count >= warmup && !calm {
                     break;
                 }
                 b.learn(x);
@@ -233,10 +237,13 @@ fn run_ewma(
     Ok(())
 }
 
-/// The loop for a baseline plus the plain z-score.
+/// The loop for a baseline plus the plain z-score (`exclusions`: whether the baseline has
+/// exclusion windows to look up).
 #[inline]
+#[allow(clippy::too_many_arguments)]
 fn fast<B>(
     d: &mut BaselineDetector<B, ZScore>,
+    exclusions: bool,
     policy: &mut StrikePolicy,
     st: &mut Quiet<'_>,
     c: &Compiled,
@@ -251,7 +258,7 @@ where
     for (&t, &x) in ts.iter().zip(xs) {
         let p = Point::new(t, x);
         let b = d.baseline();
-        if b.is_excluded(t) {
+        if exclusions && b.is_excluded(t) {
             // The policy skips excluded points without a trace: neither judged nor learned.
             continue;
         }
