@@ -1,8 +1,29 @@
-// ES module entry: the same addon as index.js, with named exports.
+// ES module entry: the same package as index.js, with named exports.
 import { createRequire } from 'node:module'
 
 const require = createRequire(import.meta.url)
 const oddsight = require('./index.js')
 
-export const { score, Detector, Monitor, analyze, detectors, DEFAULT_SPEC } = oddsight
+export const {
+  score,
+  Detector,
+  Monitor,
+  analyze,
+  detectors,
+  DEFAULT_SPEC,
+  Investigation,
+  investigate,
+  llmClient,
+  loadCaseDir,
+  writeCaseDir,
+  generateCase,
+  providerRoute,
+  requestBody,
+  parseReply,
+  classifyError,
+  evaluateNab,
+  evaluateNabAsync,
+  evaluateSynthetic,
+  evaluateSyntheticAsync,
+} = oddsight
 export default oddsight

@@ -174,18 +174,18 @@ impl Detector {
     ///
     /// Rejects with the same errors as `observeBatch`.
     #[napi(catch_unwind, ts_return_type = "Promise<Float64Array>")]
-    pub fn observe_batch_async(
-        &self,
-        values: Values,
-        timestamps: Option<Timestamps>,
-    ) -> Result<AsyncTask<ObserveBatch>> {
-        let timestamps = input::timestamps(timestamps.as_ref())?;
-        Ok(AsyncTask::new(ObserveBatch {
+    pub fn observe_batch_async(&self, values: Values, timestamps: Option<Timestamps>) -> AsyncTask<ObserveBatch> {
+        // A bad timestamp rejects the promise rather than throwing.
+        let (timestamps, error) = match input::timestamps(timestamps.as_ref()) {
+            Ok(t) => (t, None),
+            Err(e) => (None, Some(Pending::from_error(e))),
+        };
+        AsyncTask::new(ObserveBatch {
             detector: Arc::clone(&self.inner),
             values: input::values(&values).to_vec(),
             timestamps,
-            error: None,
-        }))
+            error,
+        })
     }
 
     /// `score` over a batch: every point judged against the current state, nothing learned.
@@ -278,6 +278,9 @@ impl Task for ObserveBatch {
     type JsValue = Float64Array;
 
     fn compute(&mut self) -> napi::Result<Vec<f64>> {
+        if let Some(e) = &self.error {
+            return Err(napi::Error::new(Status::GenericFailure, e.message.clone()));
+        }
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mut d = lock(&self.detector);
             observe_scores(&mut d, &self.values, self.timestamps.as_deref())

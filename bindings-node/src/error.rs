@@ -49,6 +49,12 @@ impl Coded for oddsight_detectors::monitor::MonitorError {
     }
 }
 
+impl Coded for oddsight_investigate::Error {
+    fn code(&self) -> &'static str {
+        oddsight_investigate::Error::code(self)
+    }
+}
+
 /// Converts an oddsight error: `.map_err(js)`.
 pub(crate) fn js<E: Coded>(e: E) -> Error {
     // One line, as the command line prints it.
@@ -64,6 +70,11 @@ pub(crate) struct Pending {
 }
 
 impl Pending {
+    /// An error made on the main thread, to be reported by the promise rather than thrown.
+    pub(crate) fn from_error(e: Error) -> Self {
+        Pending { code: e.status.0, message: e.reason }
+    }
+
     pub(crate) fn of<E: Coded>(e: &E) -> Self {
         Pending { code: e.code(), message: e.to_string().replace('\n', " ") }
     }

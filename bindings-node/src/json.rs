@@ -27,3 +27,44 @@ pub(crate) fn from_js<T: DeserializeOwned>(value: Value, what: &str, code: &'sta
     };
     serde_json::from_value(value).map_err(|e| error(code, format!("invalid {what}: {e}")))
 }
+
+/// A partial JavaScript object laid over `T::default()`, nested objects field by field, so
+/// that `{ policy: { mode: 'live' } }` changes the mode and keeps every other default.
+pub(crate) fn with_defaults<T>(given: Option<Value>, what: &str, code: &'static str) -> Result<T>
+where
+    T: Default + Serialize + DeserializeOwned,
+{
+    let mut base = to_js(&T::default())?;
+    match given {
+        None | Some(Value::Null) => {}
+        Some(given @ Value::Object(_)) => overlay(&mut base, given, what, code, "")?,
+        Some(other) => return Err(error(code, format!("invalid {what}: expected an object, got {other}"))),
+    }
+    from_js(base, what, code)
+}
+
+fn overlay(base: &mut Value, given: Value, what: &str, code: &'static str, path: &str) -> Result<()> {
+    match (base, given) {
+        (Value::Object(base), Value::Object(given)) => {
+            for (k, v) in given {
+                let at = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                match base.get_mut(&k) {
+                    Some(slot @ Value::Object(_)) if v.is_object() => overlay(slot, v, what, code, &at)?,
+                    Some(slot) => *slot = v,
+                    None => {
+                        let known: Vec<&str> = base.keys().map(String::as_str).collect();
+                        return Err(error(
+                            code,
+                            format!("invalid {what}: unknown field {at}; accepted: {}", known.join(", ")),
+                        ));
+                    }
+                }
+            }
+            Ok(())
+        }
+        (base, given) => {
+            *base = given;
+            Ok(())
+        }
+    }
+}

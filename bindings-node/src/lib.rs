@@ -7,7 +7,9 @@
 
 pub mod detector;
 pub mod error;
+pub mod evaluate;
 mod input;
+pub mod investigate;
 mod json;
 pub mod monitor;
 pub mod verdict;

@@ -60,6 +60,30 @@ export type ErrorCode =
   | 'UnknownAlert'
   /** Monitor: the alert has already been resolved. */
   | 'AlertClosed'
+  /** Investigation: a case directory or object is malformed. */
+  | 'InvalidCase'
+  /** Investigation: an answer, query or journal is not valid JSON for its type. */
+  | 'JsonError'
+  /** Investigation: an answer does not answer the pending need. */
+  | 'UnexpectedAnswer'
+  /** Investigation: a replayed journal differs from the run. */
+  | 'ReplayDiverged'
+  /** Investigation: an action could not be planned or run. */
+  | 'ActionFailed'
+  /** LLM: the provider asked to slow down (429, overloaded). */
+  | 'RateLimited'
+  /** LLM: the key was refused (401, 403). */
+  | 'AuthFailed'
+  /** LLM: the prompt is too long for the model. */
+  | 'ContextOverflow'
+  /** LLM: no answer in time. */
+  | 'Timeout'
+  /** LLM: the server could not be reached. */
+  | 'Unreachable'
+  /** LLM: any other failed status. */
+  | 'HttpError'
+  /** LLM: a 2xx body that is not the provider's format. */
+  | 'MalformedReply'
 
 /** What oddsight throws (and async calls reject with): an `Error` with a `code`. */
 export interface OddsightError extends Error {
@@ -259,3 +283,236 @@ export interface Analysis {
   methods: string[]
   points: AnalysisPoint[]
 }
+
+/** A case: everything in a case directory. Times are Unix seconds. */
+export interface CaseDocument {
+  name?: string
+  /** Row timestamps, Unix seconds, ascending. */
+  times: number[]
+  /** One column per `{service}_{metric}`; `null` marks a missing sample. */
+  series: Array<{ service: string; metric: string; values: Array<number | null> }>
+  /** When the incident began, Unix seconds. */
+  inject_time: number
+  changes?: Array<{ time: number; service: string; kind: string; id: string; summary: string; [key: string]: unknown }>
+  logs?: Array<{ time: number; service: string; level: string; message: string; [key: string]: unknown }>
+  topology?: Record<string, unknown> | null
+  /** The known answer, for test cases. */
+  truth?: { service: string; metric?: string; category: string } | null
+}
+
+/**
+ * Options of an investigation: any subset of the Rust `InvestigationOptions` fields
+ * (nested objects are merged field by field with the defaults).
+ */
+export interface InvestigationOptions {
+  /** Ask a model (default false: the deterministic report). */
+  use_llm?: boolean
+  /** Model name for requests. */
+  model?: string
+  /** Most tokens per completion (default 1500). */
+  max_tokens?: number
+  /** Ask the knowledge base for similar incidents (default true). */
+  use_knowledge_base?: boolean
+  /** Services whose evidence is gathered (default 3). */
+  evidence_services?: number
+  /** Most log templates per service (default 8). */
+  max_log_templates?: number
+  /** The remediation policy: `mode` (`dry_run` by default, or `live`), thresholds, allow-list, … */
+  policy?: Record<string, unknown>
+  ranking?: Record<string, unknown>
+  confidence?: Record<string, unknown>
+  environment?: string
+  repository?: string | null
+  verify_secs?: number
+  recent_actions?: Array<Record<string, unknown>>
+}
+
+/** A question for an evidence source, tagged by `kind`. */
+export type EvidenceQuery =
+  | { kind: 'metrics'; service: string }
+  | { kind: 'logs'; service: string; from: number; to: number }
+  | { kind: 'changes'; service: string; from: number; to: number }
+  | { kind: 'similar_incidents'; fingerprint: Record<string, unknown> }
+
+/** One piece of evidence (`id` is assigned by the investigation). */
+export interface EvidenceItem {
+  id?: string
+  kind: string
+  service: string
+  text: string
+}
+
+/** A window over which a remediation's effect is checked (Unix seconds). */
+export interface VerifyWindow {
+  service: string
+  metric: string
+  from: number
+  to: number
+  normal_median: number
+  normal_scale: number
+}
+
+/** A planned action, with the risk the action computed itself. */
+export interface ActionPlan {
+  kind: string
+  params: unknown
+  target: string
+  summary: string
+  dry_run: string[]
+  risk: Record<string, unknown>
+  recovery: string
+  rollback?: string | null
+  proposed_by: string
+}
+
+/** A person's answer to an approval request, bound to one action's fingerprint. */
+export interface Approval {
+  fingerprint: string
+  granted: boolean
+  approver: string
+  /** Unix seconds. */
+  decided_at: number
+  /** Unix seconds. */
+  expires_at: number
+}
+
+/** The outcome of running an action. */
+export interface ActionOutcome {
+  ok: boolean
+  detail: string
+}
+
+/** Which wire format an LLM speaks. */
+export type LlmProvider = 'openai' | 'anthropic'
+
+/** A provider-neutral chat message. */
+export interface ChatMessage {
+  role: 'user' | 'assistant' | 'tool'
+  content: string
+  [key: string]: unknown
+}
+
+/** The normalised chat request an investigation sends (already redacted). */
+export interface ChatRequest {
+  model: string
+  system: string
+  messages: ChatMessage[]
+  tools?: Array<Record<string, unknown>>
+  response_schema?: { name: string; schema: unknown } | null
+  max_tokens: number
+  temperature?: number | null
+}
+
+/** The normalised reply an `llm` function returns. */
+export interface ChatReply {
+  text: string
+  tool_calls?: Array<Record<string, unknown>>
+  /** `end_turn`, `max_tokens`, `tool_use`, `stop_sequence`, `content_filter`, or `{ other: string }`. */
+  stop_reason: string | { other: string }
+  usage?: { input_tokens: number; output_tokens: number }
+  model?: string
+}
+
+/** The final report of an investigation. */
+export interface InvestigationReport {
+  case: string
+  /** Every metric, best first. */
+  ranking: Array<{ service: string; metric: string; score: number; reasons: string[] }>
+  root_cause: { service: string; metric: string; category: string }
+  /** Computed confidence in [0, 1]. */
+  confidence: number
+  confidence_terms: Record<string, unknown>
+  decision: 'auto_remediate' | 'require_approval' | 'escalate' | 'no_action'
+  decision_reasons: string[]
+  stage: string
+  hypotheses: Array<Record<string, unknown>>
+  proposed_actions: ActionPlan[]
+  injection_suspected: boolean
+  injection_hits: Array<Record<string, unknown>>
+  redaction: Record<string, unknown>
+  model: { used: boolean; fallback: string | null; usage: { input_tokens: number; output_tokens: number }; calls: number }
+  /** One paragraph for a person. */
+  summary: string
+  /** The record for a knowledge base. */
+  learned: Record<string, unknown>
+  /** The audit journal. */
+  journal: { entries: Array<Record<string, unknown>> }
+}
+
+/** What an investigation needs next, tagged by `need`. */
+export type InvestigationNeed =
+  | { need: 'evidence'; query: EvidenceQuery }
+  | { need: 'completion'; request: ChatRequest }
+  | { need: 'approval'; action: ActionPlan; fingerprint: string }
+  | { need: 'execute'; action: ActionPlan }
+  | { need: 'verify'; window: VerifyWindow }
+  | { need: 'done'; report: InvestigationReport }
+
+/** An answer to the pending need, tagged by `answer`. */
+export type InvestigationAnswer =
+  | { answer: 'evidence'; items: EvidenceItem[] }
+  | { answer: 'similar'; matches: Array<[Record<string, unknown>, number]> }
+  | { answer: 'completion'; reply: ChatReply }
+  | { answer: 'completion_failed'; code: string; message: string }
+  | { answer: 'approval'; approval: Approval; now: number }
+  | { answer: 'executed'; outcome: ActionOutcome }
+  | { answer: 'verified'; values: number[] }
+
+/** Callbacks and options of `investigate()`; every callback may be async. */
+export interface InvestigateOptions extends InvestigationOptions {
+  /** Answers completions: takes the normalised request, returns the reply (see `llmClient`). Throw to fail the call. */
+  llm?: (request: ChatRequest) => ChatReply | Promise<ChatReply>
+  /** Answers evidence queries (default: the case's own evidence). */
+  evidence?: (query: EvidenceQuery) => EvidenceItem[] | Promise<EvidenceItem[]>
+  /** Similar past incidents with their similarity (default: none). */
+  similar?: (fingerprint: Record<string, unknown>) => Array<[Record<string, unknown>, number]> | Promise<Array<[Record<string, unknown>, number]>>
+  /** Records the learned incident when the decision is not `no_action`. */
+  record?: (learned: Record<string, unknown>) => void | Promise<void>
+  /** A person's answer to an approval request (default: denied). */
+  approve?: (action: ActionPlan, fingerprint: string) => { approval: Approval; now: number } | Promise<{ approval: Approval; now: number }>
+  /** Runs an action in live mode (default: fails, nothing configured). */
+  execute?: (action: ActionPlan) => ActionOutcome | Promise<ActionOutcome>
+  /** The signal over a verification window (default: the case's values). */
+  verify?: (window: VerifyWindow) => number[] | Promise<number[]>
+}
+
+/**
+ * Investigates a case (a directory path or a case object) to its report, answering its needs
+ * as the Rust driver does: the case's own evidence, `llm` for completions (given one, the
+ * model is asked unless `use_llm: false`), denials and failed actions unless `approve` and
+ * `execute` say otherwise. A callback that throws is a failed answer, journaled and handled.
+ *
+ * ```js
+ * const report = await investigate('cases/case-000', {
+ *   llm: llmClient({ baseUrl: 'http://127.0.0.1:11434/v1', model: 'llama3.1' }),
+ * })
+ * console.log(report.root_cause, report.confidence, report.summary)
+ * ```
+ *
+ * Rejects with `IoError` or `InvalidCase` for the case, `InvalidParameter` for options.
+ */
+export declare function investigate(caseInput: string | CaseDocument, options?: InvestigateOptions): Promise<InvestigationReport>
+
+/** Settings of `llmClient`. */
+export interface LlmClientConfig {
+  /** `openai` (default; also Ollama, vLLM, llama.cpp) or `anthropic`. */
+  provider?: LlmProvider
+  /** Base URL ending in `/v1`, e.g. `http://127.0.0.1:11434/v1` or `https://api.openai.com/v1`. */
+  baseUrl: string
+  apiKey?: string
+  /** Model name used when the request names none. */
+  model?: string
+  /** Per-request timeout (default 120 000 ms). */
+  timeoutMs?: number
+  /** The fetch to use (default `globalThis.fetch`). */
+  fetch?: typeof fetch
+}
+
+/**
+ * An `llm` function for `investigate()` that posts the request with `fetch` in the provider's
+ * wire format and parses the reply. Failures throw errors with `code` `RateLimited`,
+ * `AuthFailed`, `ContextOverflow`, `Timeout`, `Unreachable`, `HttpError` or `MalformedReply`.
+ *
+ * Throws `InvalidParameter` for a missing `baseUrl` or an unknown provider.
+ */
+export declare function llmClient(config: LlmClientConfig): (request: ChatRequest) => Promise<ChatReply>
