@@ -8,6 +8,7 @@ mod error;
 pub mod esd;
 pub mod eval;
 pub mod monitor;
+pub mod novelty;
 pub mod period;
 pub mod seasonal;
 pub mod spec;
