@@ -5,6 +5,7 @@ use crate::change::{Bocpd, BocpdParams, Cusum, CusumParams};
 use crate::counts::{ErrorRatioDetector, ErrorRatioParams, PoissonDetector, PoissonParams};
 use crate::ensemble::{Combine, Ensemble, EnsembleParams};
 use crate::error::{Error, Result};
+use crate::novelty::{NoveltyDetector, NoveltyParams};
 use crate::seasonal::{
     RatioToBaseline, RatioToBaselineParams, SeasonalAggregateDetector, SeasonalAggregateParams, SeasonalZScore,
     SeasonalZScoreParams,
@@ -22,7 +23,7 @@ use serde_json::Value;
 use std::borrow::Cow;
 
 /// The specification a user gets with no configuration.
-pub const DEFAULT_SPEC: &str = "ensemble(mad, cusum, roc, combine=logp)";
+pub const DEFAULT_SPEC: &str = "novelty";
 
 /// Any streaming detector of this crate. Serialises with a `"type"` tag, so a snapshot says
 /// what it restores to.
@@ -57,6 +58,8 @@ pub enum AnyDetector {
     Bocpd(Bocpd),
     /// Mann–Kendall trend with Theil–Sen slope (`trend`).
     Trend(MannKendall),
+    /// Self-calibrating point, level and subsequence novelty: the default (`novelty`).
+    Novelty(Box<NoveltyDetector>),
     /// Several of the above (`ensemble(…)`).
     Ensemble(Box<Ensemble<AnyDetector>>),
 }
@@ -77,6 +80,7 @@ macro_rules! each {
             AnyDetector::Cusum($d) => $body,
             AnyDetector::Bocpd($d) => $body,
             AnyDetector::Trend($d) => $body,
+            AnyDetector::Novelty($d) => $body,
             AnyDetector::Ensemble($d) => $body,
         }
     };
@@ -84,7 +88,8 @@ macro_rules! each {
 
 /// Names accepted in specifications, with what they build.
 pub const NAMES: &[(&str, &str)] = &[
-    ("default", "the default detector (what you get with no configuration)"),
+    ("default", "the default detector (what you get with no configuration): novelty"),
+    ("novelty", "self-calibrating point, level and subsequence novelty with onset emphasis"),
     ("ewma", "z-score against an exponentially weighted mean and variance"),
     ("window", "z-score against an exact sliding window mean and variance"),
     ("mad", "robust z-score against a sliding median and MAD"),
@@ -137,6 +142,7 @@ impl AnyDetector {
                 spec.only(&[])?;
                 return Self::parse(DEFAULT_SPEC);
             }
+            "novelty" => AnyDetector::Novelty(Box::new(configure::<NoveltyParams>(spec)?.build()?)),
             "ewma" | "zscore" => AnyDetector::Ewma(configure::<EwmaZScoreParams>(spec)?.build()?),
             "window" => AnyDetector::Window(configure::<WindowZScoreParams>(spec)?.build()?),
             "mad" => AnyDetector::Mad(configure::<MadZScoreParams>(spec)?.build()?),
@@ -194,6 +200,7 @@ impl AnyDetector {
             AnyDetector::Cusum(_) => "cusum",
             AnyDetector::Bocpd(_) => "bocpd",
             AnyDetector::Trend(_) => "trend",
+            AnyDetector::Novelty(_) => "novelty",
             AnyDetector::Ensemble(_) => "ensemble",
         }
     }
