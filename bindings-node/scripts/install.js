@@ -45,11 +45,19 @@ if (!fs.existsSync(manifest)) {
   process.exit(1)
 }
 const targetDir = path.join(root, 'target')
-console.error('oddsight: building the native addon from source (cargo build --release), this takes a few minutes')
 const cargo = process.env.CARGO || 'cargo'
+// The host triple, passed as --target so that this build shares its artifacts with
+// `npm run build` (the napi CLI builds for an explicit target).
+const rustc = spawnSync(process.env.RUSTC || 'rustc', ['-vV'], { encoding: 'utf8' })
+const triple = rustc.status === 0 && /host: (\S+)/.exec(rustc.stdout)
+if (!triple) {
+  console.error('oddsight: no prebuilt addon for this platform, and no Rust toolchain to build one (install Rust from https://rustup.rs, or install a packed oddsight tarball)')
+  process.exit(1)
+}
+console.error('oddsight: building the native addon from source (cargo build --release), this takes a few minutes')
 const build = spawnSync(
   cargo,
-  ['build', '--release', '--lib', '--manifest-path', manifest, '--target-dir', targetDir],
+  ['build', '--release', '--lib', '--manifest-path', manifest, '--target', triple[1], '--target-dir', targetDir],
   { stdio: 'inherit' },
 )
 if (build.error) {
@@ -57,7 +65,7 @@ if (build.error) {
   process.exit(1)
 }
 if (build.status !== 0) process.exit(build.status || 1)
-const built = path.join(targetDir, 'release', libraryName())
+const built = path.join(targetDir, triple[1], 'release', libraryName())
 const dest = path.join(root, `oddsight.${platformSuffix()}.node`)
 fs.copyFileSync(built, dest)
 if (!loads()) {
