@@ -21,7 +21,7 @@ struct Fixture {
     next: Vec<f64>,
 }
 
-const SPECS: &[&str] = &["ewma(alpha=0.1, warmup=5)", "mad(window=60, warmup=10)", "ensemble(mad, cusum, roc)"];
+const SPECS: &[&str] = &["ewma(alpha=0.1, warmup=5)", "mad(window=60, warmup=10)"];
 const N: usize = 400;
 
 fn series(n: usize) -> impl Iterator<Item = Point> {

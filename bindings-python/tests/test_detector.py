@@ -103,7 +103,7 @@ def test_keyword_parameters_join_the_spec() -> None:
     assert oddsight.Detector('{"name": "ewma"}', alpha=0.2) == oddsight.Detector("ewma(alpha=0.2)")
     assert oddsight.Detector("poisson", sides="upper") == oddsight.Detector("poisson(sides=upper)")
     d = oddsight.Detector()
-    assert d.kind == "ensemble" and d == oddsight.Detector(oddsight.DEFAULT_SPEC)
+    assert d == oddsight.Detector(oddsight.DEFAULT_SPEC) and d.kind == oddsight.Detector(oddsight.DEFAULT_SPEC).kind
     with pytest.raises(oddsight.InvalidSpec, match="windw"):
         oddsight.Detector("mad", windw=3)
     with pytest.raises(oddsight.InvalidParameter):

@@ -27,7 +27,7 @@ def test_typing_files_ship() -> None:
 def test_public_names() -> None:
     for name in oddsight.__all__:
         assert hasattr(oddsight, name), name
-    assert oddsight.DEFAULT_SPEC.startswith("ensemble(") or oddsight.DEFAULT_SPEC
+    assert isinstance(oddsight.DEFAULT_SPEC, str) and oddsight.Detector(oddsight.DEFAULT_SPEC)
 
 
 def test_parse_timestamps_reads_like_the_command_line() -> None:
