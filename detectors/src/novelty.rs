@@ -268,6 +268,8 @@ impl NoveltyParams {
                 sum: 0.0,
                 filled: 0,
                 means: Vec::new(),
+                profile: Vec::new(),
+                since_exact: 0,
                 calibrator: calibrator.clone(),
             })
             .collect();
@@ -302,6 +304,25 @@ fn snapshot_error(reason: impl Into<String>) -> Error {
     Error::Snapshot { reason: reason.into(), source: None }
 }
 
+/// `Σ (a − b)²` over two equal-length slices, with four independent accumulators so that the
+/// sum is not one long dependency chain.
+#[inline]
+fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
+    let (ac, bc) = (a.chunks_exact(4), b.chunks_exact(4));
+    let mut tail = 0.0;
+    for (x, y) in ac.remainder().iter().zip(bc.remainder()) {
+        tail += (x - y) * (x - y);
+    }
+    let mut acc = [0.0f64; 4];
+    for (x, y) in ac.zip(bc) {
+        for k in 0..4 {
+            let d = x[k] - y[k];
+            acc[k] += d * d;
+        }
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+}
+
 /// `−log10` of a calibrated tail probability, capped at [`MAX_SURPRISE`].
 #[inline]
 fn surprise_of(p: f64) -> f64 {
@@ -320,8 +341,12 @@ struct Subsequence {
     sum: f64,
     /// Values in the block being filled (`< block`).
     filled: usize,
-    /// Completed block means, oldest first; trimmed to `capacity + blocks` once twice that.
+    /// Completed block means, oldest first; trimmed to `capacity + blocks + 1` once twice that.
     means: Vec<f64>,
+    /// Squared distances from the newest stretch to the stretches `blocks..` blocks before it.
+    profile: Vec<f64>,
+    /// Blocks since the profile was last summed in full.
+    since_exact: usize,
     calibrator: Calibrator,
 }
 
@@ -332,50 +357,73 @@ impl Subsequence {
         (self.filled + 1 == self.block).then(|| (self.sum + value) / self.block as f64)
     }
 
-    /// RMS distance from the stretch ending with block mean `last` (not yet stored) to its
-    /// nearest non-overlapping neighbour among the stored stretches.
-    fn nearest(&self, last: f64) -> Option<f64> {
-        let m = self.blocks;
-        let n = self.means.len();
-        // The current stretch is means[n + 1 - m..] followed by `last`: a neighbour must end at
-        // n - m or before, and at least one must exist.
-        if n < 2 * m {
-            return None;
-        }
-        let prev = &self.means[n + 1 - m..];
-        let newest = n - m;
-        let oldest = (m - 1).max(n.saturating_sub(self.capacity));
-        let mut best = f64::INFINITY;
-        // Newest first: neighbours in time are usually the closest, which makes early
-        // abandoning effective for the rest.
-        for end in (oldest..=newest).rev() {
-            let d = last - self.means[end];
-            let mut s = d * d;
-            if s >= best {
-                continue;
-            }
-            let cand = &self.means[end + 1 - m..end];
-            for (a, b) in prev.iter().rev().zip(cand.iter().rev()) {
-                let d = a - b;
-                s += d * d;
-                if s >= best {
-                    break;
-                }
-            }
-            if s < best {
-                best = s;
-            }
-        }
-        Some((best / m as f64).sqrt())
+    /// Squared distance from the stretch ending with block mean `last` (not yet stored) to the
+    /// stored stretch `lag` blocks before it, summed in full.
+    fn exact(&self, last: f64, lag: usize) -> f64 {
+        let (m, n) = (self.blocks, self.means.len());
+        let end = n - lag;
+        let d = last - self.means[end];
+        d * d + squared_distance(&self.means[n + 1 - m..], &self.means[end + 1 - m..end])
     }
 
-    fn learn(&mut self, value: f64, completed: Option<f64>, distance: Option<f64>) {
+    /// Calls `f` with the squared distance from the stretch ending with block mean `last` (not
+    /// yet stored) to every admissible earlier stretch, by lag (`blocks..`, so no overlap, up
+    /// to `capacity`); returns whether the distances were summed in full.
+    ///
+    /// The stretch at each lag moves by one block when a block arrives, so its distance is
+    /// the stored one less the pair that left plus the pair that came: `O(1)` per lag rather
+    /// than `O(blocks)` (the incremental distance profile of STOMP-style matrix profiles). The
+    /// distances are summed in full every `blocks` blocks, which bounds the rounding that
+    /// adding and removing terms of very different size could accumulate.
+    #[inline]
+    fn distances(&self, last: f64, mut f: impl FnMut(f64)) -> bool {
+        let (m, n) = (self.blocks, self.means.len());
+        let exact = self.profile.is_empty() || self.since_exact + 1 >= m;
+        if n + 1 < 2 * m {
+            return exact;
+        }
+        let top = self.capacity.min(n + 1 - m);
+        let old_top = m + self.profile.len();
+        // The first value of the previous stretch, which leaves it now.
+        let left = self.means[n - m];
+        for lag in m..=top {
+            let s = if exact || lag >= old_top {
+                self.exact(last, lag)
+            } else {
+                let out = left - self.means[n - m - lag];
+                let new = last - self.means[n - lag];
+                (self.profile[lag - m] - out * out + new * new).max(0.0)
+            };
+            f(s);
+        }
+        exact
+    }
+
+    /// The distance profile of the stretch ending with block mean `last` (not yet stored),
+    /// and the RMS distance to its nearest non-overlapping neighbour among the stored
+    /// stretches (`None` until there is one).
+    fn nearest(&self, last: f64) -> (Profile, Option<f64>) {
+        let mut best = f64::INFINITY;
+        let mut distances = Vec::with_capacity(self.profile.len() + 1);
+        let exact = self.distances(last, |s| {
+            best = best.min(s);
+            distances.push(s);
+        });
+        // A neighbour is reported once there are two of them to choose from.
+        let ready = best.is_finite() && self.means.len() >= 2 * self.blocks;
+        (Profile { distances, exact }, ready.then(|| (best / self.blocks as f64).sqrt()))
+    }
+
+    fn learn(&mut self, value: f64, completed: Option<f64>, distance: Option<f64>, profile: Option<Profile>) {
         match completed {
             Some(mean) => {
+                let Profile { distances, exact } = profile.unwrap_or_else(|| self.nearest(mean).0);
+                self.profile = distances;
+                self.since_exact = if exact { 0 } else { self.since_exact + 1 };
                 self.means.push(mean);
                 self.sum = 0.0;
                 self.filled = 0;
-                let keep = self.capacity + self.blocks;
+                let keep = self.capacity + self.blocks + 1;
                 if self.means.len() >= 2 * keep {
                     self.means.drain(..self.means.len() - keep);
                 }
@@ -398,8 +446,16 @@ impl Subsequence {
         if self.filled >= self.block {
             return Err(snapshot_error(format!("block holds {} values, more than {}", self.filled, self.block)));
         }
-        if self.means.len() >= 2 * (self.capacity + self.blocks) {
+        if self.means.len() >= 2 * (self.capacity + self.blocks + 1) {
             return Err(snapshot_error("subsequence history is longer than its bound"));
+        }
+        let admissible = (self.capacity + 1).saturating_sub(self.blocks);
+        if self.profile.len() > admissible
+            || self.profile.len() > self.means.len()
+            || self.since_exact >= self.blocks
+            || !self.profile.iter().all(|d| d.is_finite() && *d >= 0.0)
+        {
+            return Err(snapshot_error("subsequence distance profile is inconsistent"));
         }
         let limit = 4.0 * VALUE_LIMIT * self.block as f64;
         if !(self.sum.abs() <= limit && self.means.iter().all(|m| m.abs() <= 4.0 * VALUE_LIMIT)) {
@@ -407,6 +463,13 @@ impl Subsequence {
         }
         self.calibrator.validate()
     }
+}
+
+/// A freshly computed distance profile, kept from judging a point to learning it.
+#[derive(Debug, Clone, Default)]
+struct Profile {
+    distances: Vec<f64>,
+    exact: bool,
 }
 
 /// Everything one point's judgement computes, so that `observe` computes it once and learns
@@ -475,7 +538,7 @@ impl NoveltyDetector {
     }
 
     /// Judges `value` against the current state. Pure.
-    fn evaluate(&self, value: f64) -> Evaluation {
+    fn evaluate(&self, value: f64, profiles: &mut [Option<Profile>; MAX_SCALES]) -> Evaluation {
         let p = &self.params;
         let mut e = Evaluation {
             robust: None,
@@ -513,9 +576,13 @@ impl NoveltyDetector {
             }
         }
         let correction = (self.subsequences.len() as f64).log10();
-        for (slot, sub) in e.blocks.iter_mut().zip(&self.subsequences) {
+        for ((slot, profile), sub) in e.blocks.iter_mut().zip(profiles.iter_mut()).zip(&self.subsequences) {
             let completed = sub.completing(value);
-            let distance = completed.and_then(|mean| sub.nearest(mean));
+            let distance = completed.and_then(|mean| {
+                let (p, d) = sub.nearest(mean);
+                *profile = Some(p);
+                d
+            });
             *slot = (completed, distance);
             if let Some(d) = distance {
                 let s = surprise_of(sub.calibrator.calibrate(d).p_value) - correction;
@@ -571,7 +638,7 @@ impl NoveltyDetector {
     }
 
     /// Learns `value` with the evaluation made for it.
-    fn learn(&mut self, value: f64, e: &Evaluation) {
+    fn learn(&mut self, value: f64, e: &Evaluation, profiles: &mut [Option<Profile>; MAX_SCALES]) {
         let p = &self.params;
         if let Some((center, _, _)) = e.robust {
             if self.seen >= MIN_WINDOW_POINTS {
@@ -590,8 +657,10 @@ impl NoveltyDetector {
         if let Some(x) = e.level {
             let _ = self.level.update(x);
         }
-        for (sub, &(completed, distance)) in self.subsequences.iter_mut().zip(&e.blocks) {
-            sub.learn(value, completed, distance);
+        for ((sub, &(completed, distance)), profile) in
+            self.subsequences.iter_mut().zip(&e.blocks).zip(profiles.iter_mut())
+        {
+            sub.learn(value, completed, distance, profile.take());
         }
         if self.seen >= self.hold_until && e.surprise >= self.alert_surprise() {
             self.hold_until = self.seen + p.refractory as u64 + 1;
@@ -604,23 +673,25 @@ impl NoveltyDetector {
 impl Detector for NoveltyDetector {
     fn score(&self, point: Point) -> Result<Verdict> {
         self.check(point)?;
-        let e = self.evaluate(point.value);
+        let e = self.evaluate(point.value, &mut Default::default());
         Ok(self.verdict(point, &e))
     }
 
     fn update(&mut self, point: Point) -> Result<()> {
         self.check(point)?;
-        let e = self.evaluate(point.value);
-        self.learn(point.value, &e);
+        let mut profiles = Default::default();
+        let e = self.evaluate(point.value, &mut profiles);
+        self.learn(point.value, &e, &mut profiles);
         self.last = Some(point.timestamp);
         Ok(())
     }
 
     fn observe(&mut self, point: Point) -> Result<Verdict> {
         self.check(point)?;
-        let e = self.evaluate(point.value);
+        let mut profiles = Default::default();
+        let e = self.evaluate(point.value, &mut profiles);
         let verdict = self.verdict(point, &e);
-        self.learn(point.value, &e);
+        self.learn(point.value, &e, &mut profiles);
         self.last = Some(point.timestamp);
         Ok(verdict)
     }
