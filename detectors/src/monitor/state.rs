@@ -108,6 +108,10 @@ pub(crate) struct Slot {
     pub(crate) clean: bool,
     /// Whether the policy is known to be quiet.
     pub(crate) quiet: bool,
+    /// Whether the policy may hold capacity left by a run of strikes (shed at the end of the
+    /// batch if it is quiet by then).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) spare: bool,
     pub(crate) model: Model,
     pub(crate) policy: StrikePolicy,
 }
@@ -127,6 +131,7 @@ impl Slot {
             calm: 0,
             clean: true,
             quiet: compiled.quiet_after == 0,
+            spare: false,
             model: Model::new(compiled),
             policy: compiled.policy.clone(),
         }
@@ -137,9 +142,9 @@ impl Slot {
     /// # Errors
     /// A detector error, which the checks made beforehand rule out.
     pub(crate) fn run(&mut self, c: &Compiled, ts: &[i64], xs: &[f64], sink: &mut Sink<'_>) -> Result<()> {
-        let Slot { calm, clean, quiet, model, policy, .. } = self;
-        let mut st = Quiet { calm, clean, quiet };
-        match model {
+        let Slot { calm, clean, quiet, spare, model, policy, .. } = self;
+        let mut st = Quiet { calm, clean, quiet, spare };
+        let result = match model {
             Model::Ewma(d) => run_ewma(d, policy, &mut st, c, ts, xs, sink),
             Model::Boxed(b) => match &mut **b {
                 AnyDetector::Seasonal(d) => {
@@ -156,7 +161,16 @@ impl Slot {
                     Ok(())
                 }
             },
+        };
+        if self.quiet && self.spare {
+            // Quiet again after a run of strikes: shed the capacity it left behind (a clone
+            // keeps only what is in use), so a series that once alerted costs no more than one
+            // that never did. Once a batch, not once a run: a batch with many short runs
+            // reuses the room instead of allocating it again each time.
+            self.policy = self.policy.clone();
+            self.spare = false;
         }
+        result
     }
 
     /// Checks that the detector accepts every point of the batch (for detectors that refuse
@@ -183,6 +197,7 @@ struct Quiet<'a> {
     calm: &'a mut u32,
     clean: &'a mut bool,
     quiet: &'a mut bool,
+    spare: &'a mut bool,
 }
 
 /// The loop for EWMA. While the policy is quiet, runs of calm points are learned on a local
@@ -324,12 +339,7 @@ fn judge<D: Detector>(
         }
         let was = *st.quiet;
         *st.quiet = *st.clean && *st.calm >= c.quiet_after && policy.open_alert().is_none();
-        if *st.quiet && !was {
-            // Back to quiet: shed the capacity a run of strikes left behind (a clone keeps
-            // only what is in use), so a series that once alerted costs no more than one
-            // that never did.
-            *policy = policy.clone();
-        }
+        *st.spare |= *st.quiet && !was;
     }
     if let Some(v) = reported {
         emit(decision.events, policy, &v, sink);
