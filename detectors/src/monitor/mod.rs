@@ -826,6 +826,10 @@ impl Monitor {
             }
             t.last_check = Some(now);
             ready.extend(t.pending.extract_if(.., |p| p.verdict.timestamp <= now).map(|p| (ti, p)));
+            if t.pending.len() < t.pending.capacity() / 4 {
+                // A burst of events must not leave its room behind.
+                t.pending.shrink_to_fit();
+            }
         }
         if ready.is_empty() {
             return Vec::new();
