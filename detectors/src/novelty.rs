@@ -113,7 +113,10 @@ impl SubsequenceScale {
 /// Parameters of a [`NoveltyDetector`].
 ///
 /// The defaults were chosen on the development half of the Numenta Anomaly Benchmark (29
-/// series, one parameter set for all of them); see the crate's evaluation notes.
+/// series, one parameter set for all of them), where they score 64.75 (standard), 55.69
+/// (reward low FP) and 70.06 (reward low FN); `cargo run --release -p oddsight-detectors
+/// --example nab_lab` reproduces that. The subsequence scales assume series of a few thousand
+/// points with a daily cycle at 5-minute sampling; the rest is unit-free.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct NoveltyParams {
