@@ -4,5 +4,6 @@
 #![doc = include_str!("../../README.md")]
 
 pub mod detector_choice;
+pub mod monitor_csv;
 pub mod score_csv;
 pub mod timestamp;

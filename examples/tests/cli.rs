@@ -274,3 +274,63 @@ fn investigates_generated_cases_offline() {
     assert!(!missing.status.success());
     assert_eq!(String::from_utf8_lossy(&missing.stderr).lines().count(), 1);
 }
+
+#[test]
+fn monitor_prints_alert_and_incident_events_as_json_lines() {
+    let dir = temp_dir("monitor");
+    let mut csv = String::from("timestamp,series,value\n");
+    for m in 0..120i64 {
+        let t = 1_793_577_600_000 + m * 60_000;
+        let latency = if (80..95).contains(&m) { 600 } else { 200 } + m % 5;
+        let queries = if (81..95).contains(&m) { 48.0 } else { 6.0 } + (m % 3) as f64 * 0.1;
+        csv.push_str(&format!("{t},latency_p95{{service=\"checkout\",host=\"a\"}},{latency}\n"));
+        csv.push_str(&format!("{t},\"db_queries{{service=\"\"checkout\"\"}}\",{queries}\n"));
+    }
+    let input = dir.join("metrics.csv");
+    std::fs::write(&input, csv).unwrap();
+    let targets = dir.join("targets.json");
+    std::fs::write(
+        &targets,
+        r#"{"targets": [{"name": "latency", "selector": "latency_p95", "detector": "ewma(warmup=30)"},
+            {"name": "queries", "selector": "db_queries", "detector": "ewma(warmup=30)", "interval": "5m"}]}"#,
+    )
+    .unwrap();
+    let out = oddsight(&["monitor", "--config", s(&targets), s(&input)]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let events: Vec<(&str, &str)> = lines
+        .iter()
+        .map(|l| (l["event"].as_str().unwrap(), l.get("target").and_then(|t| t.as_str()).unwrap_or("")))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            ("fired", "latency"),
+            ("incident_opened", ""),
+            ("fired", "queries"),
+            ("incident_grew", ""),
+            ("resolved", "latency"),
+            ("resolved", "queries"),
+            ("incident_closed", ""),
+        ]
+    );
+    let fired = &lines[0];
+    for key in ["series", "timestamp", "severity", "score", "value", "expected"] {
+        assert!(fired.get(key).is_some(), "{key} missing from {fired}");
+    }
+    assert_eq!(fired["series"], r#"latency_p95{host="a",service="checkout"}"#);
+    assert!(fired["timestamp"].as_i64().unwrap() >= 1_793_577_600_000 + 80 * 60_000);
+    let incident = &lines[3];
+    assert_eq!(incident["service"], "checkout");
+    assert_eq!(incident["signals"].as_array().unwrap().len(), 2);
+
+    // The targets file shown in --help is valid, and a bad one says what is wrong.
+    oddsight_detectors::monitor::MonitorConfig::from_json(oddsight_examples::monitor_csv::EXAMPLE_TARGETS).unwrap();
+    let help = oddsight(&["monitor", "--help"]);
+    assert!(String::from_utf8_lossy(&help.stdout).contains("\"targets\""));
+    std::fs::write(&targets, "{\"targets\": [{\"name\": \"x\"}]}").unwrap();
+    let bad = oddsight(&["monitor", "--config", s(&targets), s(&input)]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("targets file"));
+}

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use oddsight_detectors::eval::nab::NabCorpus;
 use oddsight_detectors::eval::synthetic::SuiteParams;
 use oddsight_examples::detector_choice::{DEFAULT_SPEC, build_detector};
+use oddsight_examples::monitor_csv::monitor_csv;
 use oddsight_examples::score_csv::{ScoreOptions, score_csv};
 use oddsight_examples::timestamp::NumericUnit;
 use std::io::Write;
@@ -117,6 +118,16 @@ enum Command {
         /// topology.json).
         case_dir: PathBuf,
     },
+    /// Watch a long-format CSV (`timestamp,series,value`) with the targets of a JSON file;
+    /// print one JSON object per alert and incident event.
+    #[command(after_help = MONITOR_AFTER)]
+    Monitor {
+        /// The targets file (see below).
+        #[arg(long, short, value_name = "TARGETS.json")]
+        config: PathBuf,
+        /// The CSV, or `-` for standard input.
+        input: PathBuf,
+    },
     /// Write seeded example incident cases (with truth.json) to a folder.
     #[command(name = "gen-cases")]
     GenCases {
@@ -173,6 +184,33 @@ Examples:
   oddsight eval-synthetic --detector ewma --replicates 20 --seed 7
   oddsight eval-synthetic --json > synthetic.json";
 
+const MONITOR_AFTER: &str = r#"INPUT is long format with the header `timestamp,series,value`, sorted by time; a series is a
+metric name with optional labels, latency_p95{service="checkout",host="a"} (written bare, or
+quoted CSV-style with inner quotes doubled: the value is the last field). Timestamps are read as
+`oddsight score` reads them. The monitor ticks at every new timestamp and once at the end, and
+prints one JSON object per line for each event:
+  alerts:    {"event": "fired"|"escalated"|"resolved", "target", "series", "timestamp",
+              "severity", "score", "value", "expected", "alert_id", "incident_id"}
+  incidents: {"event": "incident_opened"|"incident_grew"|"incident_reopened"|"incident_closed",
+              "incident_id", "service", "timestamp", "signals": [{"alert_id", "target", ...}]}
+Alerts on series sharing the `service` label that overlap in time form one incident.
+
+TARGETS.json lists the targets; every field but name and selector may be left out (detector:
+any --detector SPEC, default `default`; policy: fields of the strike policy, default 3 strikes
+in a row; interval: ms or 10s/5m/1h, default 1m; min_severity: low|medium|high|critical):
+{
+  "targets": [
+    {"name": "latency", "selector": "latency_p95", "detector": "seasonal",
+     "policy": {"trigger": {"type": "k_of_n", "k": 3, "n": 3}}, "interval": "1m"},
+    {"name": "queries", "selector": "db_queries{service=\"checkout\"}", "detector": "ewma(warmup=30)",
+     "interval": "5m", "min_severity": "medium"}
+  ]
+}
+
+Examples:
+  oddsight monitor --config targets.json metrics.csv
+  oddsight monitor --config targets.json - < metrics.csv | jq 'select(.event == "fired")'"#;
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum LlmChoice {
     /// OpenAI Chat Completions format.
@@ -210,6 +248,7 @@ fn main() -> ExitCode {
         }
         Command::Investigate { json, llm, case_dir } => investigate(json, llm, &case_dir),
         Command::GenCases { count, seed, out_dir } => gen_cases(count, seed, &out_dir),
+        Command::Monitor { config, input } => monitor(&config, &input),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -219,6 +258,21 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn monitor(config: &Path, input: &Path) -> Result<(), String> {
+    let text = std::fs::read_to_string(config).map_err(|e| {
+        format!("cannot read the targets file {}: {e} (see `oddsight monitor --help`)", config.display())
+    })?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    if is_stdio(input) {
+        monitor_csv(&text, std::io::stdin().lock(), &mut out)?;
+    } else {
+        let file = std::fs::File::open(input).map_err(|e| format!("cannot open {}: {e}", input.display()))?;
+        monitor_csv(&text, std::io::BufReader::new(file), &mut out)?;
+    }
+    out.flush().map_err(|e| format!("writing output: {e}"))
 }
 
 fn is_stdio(path: &Path) -> bool {
