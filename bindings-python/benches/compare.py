@@ -113,6 +113,8 @@ def main() -> None:
         results["adtk LevelShift+Persist"] = timed(adtk_run)
     except ImportError:
         results["adtk LevelShift+Persist"] = "skipped: not installed"
+    except Exception as e:  # noqa: BLE001 (adtk 0.6 predates pandas 2/3)
+        results["adtk LevelShift+Persist"] = f"failed: {type(e).__name__}"
 
     x = embed(values)
     try:

@@ -7,7 +7,7 @@
 use crate::convert;
 use crate::errors::Failure;
 use oddsight_core::{Severity, Stateful};
-use oddsight_detectors::monitor::{AlertQuery, Monitor, MonitorConfig, TargetConfig, analyze};
+use oddsight_detectors::monitor::{AlertQuery, Monitor, MonitorConfig, MonitorError, TargetConfig, analyze};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use std::sync::{Mutex, MutexGuard, TryLockError};
@@ -192,7 +192,15 @@ impl PyMonitor {
         let (v, t) = (vs.slice(), ts.slice());
         py.detach(|| {
             let mut m = lock(&self.inner);
-            let id = m.series_id(series)?;
+            let id = match m.find_series(series) {
+                Some(id) => id,
+                None => {
+                    // Registering a series cannot be undone: check what can be checked first,
+                    // so that a refused batch leaves no new series behind.
+                    precheck_new_series(series, t, v)?;
+                    m.series_id(series)?
+                }
+            };
             m.ingest_batch(id, t, v)
         })
         .map_err(Failure::from)?;
@@ -291,6 +299,20 @@ impl PyMonitor {
         let (targets, series) = self.with(py, |m| (m.list_targets().len(), m.series_count()));
         format!("Monitor(targets={targets}, series={series})")
     }
+}
+
+/// The checks [`Monitor::ingest_batch`] makes, for a series not registered yet.
+fn precheck_new_series(series: &str, timestamps: &[i64], values: &[f64]) -> Result<(), MonitorError> {
+    if timestamps.len() != values.len() {
+        return Err(MonitorError::Shape { values: values.len(), timestamps: timestamps.len() });
+    }
+    if let Some((index, &value)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+        return Err(MonitorError::NonFinite { series: series.to_string(), index, value });
+    }
+    if let Some(w) = timestamps.windows(2).find(|w| w[1] < w[0]) {
+        return Err(MonitorError::OutOfOrder { series: series.to_string(), timestamp: w[1], last: w[0] });
+    }
+    Ok(())
 }
 
 /// `analyze(values, timestamps=None, methods=None)`: judges one batch with no state kept;

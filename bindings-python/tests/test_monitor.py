@@ -101,6 +101,14 @@ def test_bad_points_are_refused_whole() -> None:
     with pytest.raises(oddsight.ShapeMismatch):
         m.ingest_batch("latency_ms", [1.0, 2.0], [11 * MIN])
     assert m.snapshot() == before
+    # A refused batch for a new series leaves no series behind.
+    with pytest.raises(oddsight.NonFiniteValue):
+        m.ingest_batch('latency_ms{host="new"}', [1.0, float("inf")], [0, 1])
+    with pytest.raises(oddsight.OutOfOrder):
+        m.ingest_batch('latency_ms{host="new"}', [1.0, 2.0], [5, 1])
+    with pytest.raises(oddsight.InvalidSeries):
+        m.ingest_batch("bad{", [1.0], [0])
+    assert m.snapshot() == before and m.series_count == 1
     with pytest.raises(oddsight.MalformedSnapshot):
         oddsight.Monitor.restore("{}")
 
