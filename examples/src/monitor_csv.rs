@@ -106,6 +106,5 @@ pub fn monitor_csv(config: &str, input: impl BufRead, out: &mut dyn Write) -> Re
         let longest = config.targets.iter().map(|t| t.interval_ms).max().unwrap_or(0);
         emit(&mut monitor, prev.saturating_add(longest), out)?;
     }
-    drop(emit);
     Ok(events)
 }
