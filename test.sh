@@ -33,4 +33,10 @@ done
 step "benches in test mode"
 cargo bench -p oddsight-benches -- --test
 
+step "Python bindings: wheel into a fresh virtualenv, pytest"
+bindings-python/test.sh
+
+step "Node bindings: addon, node --test, npm pack into a fresh project"
+bindings-node/test.sh
+
 step "all checks passed"
