@@ -207,7 +207,11 @@ impl DetectorSpec {
     /// # Errors
     /// [`Error::Spec`].
     pub fn no_members(&self) -> Result<()> {
-        if self.members.is_empty() { Ok(()) } else { Err(self.error(format!("{} takes no member detectors", self.name))) }
+        if self.members.is_empty() {
+            Ok(())
+        } else {
+            Err(self.error(format!("{} takes no member detectors", self.name)))
+        }
     }
 }
 
@@ -378,7 +382,9 @@ mod tests {
         assert_eq!(s.number("gap", 0.0).unwrap(), 300_000.0);
         assert!(s.boolean("robust", false).unwrap());
         assert_eq!(s.word("agg", "mean").unwrap(), "p95");
-        assert!(s.only(&["alpha", "warmup", "gap", "robust"]).unwrap_err().to_string().contains("unknown parameter agg"));
+        assert!(
+            s.only(&["alpha", "warmup", "gap", "robust"]).unwrap_err().to_string().contains("unknown parameter agg")
+        );
         assert!(s.integer("alpha", 0).is_err());
     }
 }
