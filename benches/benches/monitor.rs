@@ -4,6 +4,8 @@
 //!
 //! - `monitor/ingest_batch/{ewma,seasonal}`: each series' day in one `Monitor::ingest_batch`
 //!   call (what a host does with a scrape buffer or a file), series after series.
+//! - `monitor/ingest_batch/ewma_unreachable`: the same with a policy no point can reach
+//!   (`threshold(0.9999)`, |z| ≈ 226): the monitor's own cost, with no point ever judged.
 //! - `monitor/ingest_point/ewma`: minute after minute, one `Monitor::ingest_id` call per series
 //!   and point (a live feed, series interleaved), so per-call overhead and cache misses on
 //!   10,000 states show.
@@ -20,6 +22,7 @@
 use criterion::measurement::Measurement;
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use oddsight_benches::{MINUTES_PER_DAY, START_MS, ThreadTime, WEEK_MS, minute_latency, thread_clock_requested};
+use oddsight_core::StrikePolicyParams;
 use oddsight_detectors::monitor::{Monitor, SeriesId, TargetConfig};
 use std::hint::black_box;
 use std::time::Duration;
@@ -40,9 +43,10 @@ struct Fleet {
 }
 
 impl Fleet {
-    fn new(spec: &str) -> Self {
+    fn new(spec: &str, policy: StrikePolicyParams) -> Self {
         let mut monitor = Monitor::new();
-        monitor.add_target(TargetConfig::new("latency", "latency_ms", spec)).expect("a valid target");
+        let target = TargetConfig::new("latency", "latency_ms", spec).policy(policy);
+        monitor.add_target(target).expect("a valid target");
         let ids = (0..SERIES)
             .map(|k| monitor.series_id(&format!("latency_ms{{host=\"h{k}\"}}")).expect("a valid series name"))
             .collect();
@@ -87,16 +91,21 @@ fn monitor<M: Measurement>(c: &mut Criterion<M>) {
     // An iteration is 14.4 M points (0.1 to 1 s): ten flat samples of one iteration each.
     g.sampling_mode(SamplingMode::Flat).sample_size(10).warm_up_time(Duration::from_millis(500));
     // Fleets are built on first use, so that a filtered run builds only what it measures.
-    for (name, spec) in [("ewma", "ewma"), ("seasonal", "seasonal")] {
+    let unreachable = StrikePolicyParams::threshold(0.9999);
+    for (name, spec, policy) in [
+        ("ewma", "ewma", StrikePolicyParams::default()),
+        ("seasonal", "seasonal", StrikePolicyParams::default()),
+        ("ewma_unreachable", "ewma", unreachable),
+    ] {
         let mut fleet = None;
         g.bench_function(BenchmarkId::new("ingest_batch", name), |b| {
-            let fleet = fleet.get_or_insert_with(|| Fleet::new(spec));
+            let fleet = fleet.get_or_insert_with(|| Fleet::new(spec, policy.clone()));
             b.iter(|| fleet.batches())
         });
     }
     let mut fleet = None;
     g.bench_function(BenchmarkId::new("ingest_point", "ewma"), |b| {
-        let fleet = fleet.get_or_insert_with(|| Fleet::new("ewma"));
+        let fleet = fleet.get_or_insert_with(|| Fleet::new("ewma", StrikePolicyParams::default()));
         b.iter(|| fleet.points())
     });
     g.finish();

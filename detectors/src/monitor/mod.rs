@@ -881,8 +881,8 @@ impl Monitor {
                 self.open.insert(OpenRef { target: uid, series: p.series, local: p.local, id });
                 let key = &self.series[p.series as usize].key;
                 let series = key.display(&self.interner);
-                let name = key.to_name(&self.interner);
-                let service = name.label(&self.options.incident_label).map(str::to_string);
+                let metric = self.interner.resolve(key.name).to_string();
+                let service = key.label(&self.interner, &self.options.incident_label).map(str::to_string);
                 let first = alert.verdicts.first().cloned().unwrap_or_else(|| p.verdict.clone());
                 let target = self.targets[ti].config.name.clone();
                 let incident = service.as_deref().map(|svc| {
@@ -890,8 +890,8 @@ impl Monitor {
                         alert_id: id,
                         target: target.clone(),
                         series: series.clone(),
-                        metric: name.name.clone(),
-                        labels: name.labels.clone(),
+                        metric: metric.clone(),
+                        labels: key.to_name(&self.interner).labels,
                         start: alert.start,
                         end: None,
                         direction: alert.direction,
@@ -916,7 +916,7 @@ impl Monitor {
                     id,
                     target,
                     series,
-                    metric: name.name,
+                    metric,
                     service,
                     start: alert.start,
                     fired_at: at,

@@ -246,6 +246,20 @@ fn run_ewma(
             continue;
         }
         let (p, z) = (Point::new(ts[i], xs[i]), d.baseline.z(xs[i]));
+        // A lone strike (a spike) while quiet, followed by a calm point: the policy would count
+        // the strike, keep it out of the baseline, then forget it on the calm point, ending
+        // exactly where it started; the detector learns only the calm point. Settled here
+        // without building either verdict (most strikes in telemetry are such spikes).
+        if *st.quiet && c.lone_strikes_vanish && i + 1 < n && z.abs() >= c.z_strike {
+            let next = d.baseline.z(xs[i + 1]);
+            if next.abs() < z_calm {
+                d.learn(Point::new(ts[i + 1], xs[i + 1]));
+                *st.calm = 1;
+                *st.clean = true;
+                i += 2;
+                continue;
+            }
+        }
         judge(d, policy, st, c, p, (z.abs() < z_calm).then_some(false), sink)?;
         i += 1;
     }

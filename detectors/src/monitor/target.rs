@@ -203,6 +203,12 @@ pub(crate) struct Compiled {
     pub(crate) z_enter: f64,
     /// Likewise for the policy's `exit` level: `|z|` below this is calm for certain.
     pub(crate) z_calm: f64,
+    /// `|z|` at or above this scores at least `enter`: a strike for certain.
+    pub(crate) z_strike: f64,
+    /// Whether a lone strike followed by a calm point leaves a quiet policy exactly as it was
+    /// (`k ≥ 2` strikes in a row to fire, strikes kept out of the baseline, no re-baseline on
+    /// a single point): such a pair can then be settled without either verdict.
+    pub(crate) lone_strikes_vanish: bool,
     /// Calm verdicts in a row after which the policy is back in its quiet state (`u32::MAX`:
     /// never assumed).
     pub(crate) quiet_after: u32,
@@ -231,6 +237,10 @@ impl Compiled {
         let policy = config.policy.clone().build().map_err(|e| spec_error(e.into()))?;
         let z_enter = z_below(config.policy.enter);
         let z_calm = z_below(config.policy.exit);
+        let z_strike = z_at_least(config.policy.enter);
+        let lone_strikes_vanish = matches!(config.policy.trigger, Trigger::Consecutive { k } if k >= 2)
+            && config.policy.protect_baseline
+            && config.policy.rebaseline.is_none_or(|r| r.min_points >= 2);
         let quiet_after = match config.policy.trigger {
             Trigger::Consecutive { .. } => 0,
             Trigger::KOfN { n, .. } => n,
@@ -243,7 +253,18 @@ impl Compiled {
                 | AnyDetector::SeasonalAggregate(_)
                 | AnyDetector::Ensemble(_)
         );
-        Ok(Compiled { selector, spec, detector, policy, z_enter, z_calm, quiet_after, probe })
+        Ok(Compiled {
+            selector,
+            spec,
+            detector,
+            policy,
+            z_enter,
+            z_calm,
+            z_strike,
+            lone_strikes_vanish,
+            quiet_after,
+            probe,
+        })
     }
 }
 
@@ -258,6 +279,16 @@ fn z_below(score: f64) -> f64 {
         z *= 0.999;
     }
     z.max(0.0)
+}
+
+/// A `|z|` at or above which every anomaly score is at least `score`: the inverse of the score
+/// map, plus a margin, checked.
+fn z_at_least(score: f64) -> f64 {
+    let mut z = scale::z_for_score(score) * (1.0 + 1e-6);
+    while z < scale::MAX_Z && scale::anomaly_score(z) < score {
+        z *= 1.001;
+    }
+    z
 }
 
 #[cfg(test)]
@@ -300,6 +331,10 @@ mod tests {
             assert!(c.z_enter > 0.0 && scale::anomaly_score(c.z_enter) < enter, "{enter}");
             assert_eq!(c.z_calm, c.z_enter); // threshold(): exit = enter
             assert!(scale::anomaly_score(c.z_enter * 1.001) >= enter, "margin too wide at {enter}");
+            assert!(scale::anomaly_score(c.z_strike) >= enter && c.z_strike < c.z_enter * 1.001, "{enter}");
+            for i in 0..1_000 {
+                assert!(scale::anomaly_score(c.z_strike * (1.0 + i as f64 / 100.0)) >= enter);
+            }
             for i in 0..10_000 {
                 let z = c.z_enter * i as f64 / 10_000.0;
                 assert!(scale::anomaly_score(z) < enter);
