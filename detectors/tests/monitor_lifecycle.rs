@@ -252,6 +252,21 @@ fn events_do_not_depend_on_batching() {
     }
     assert!(out_a.len() >= 6, "{}", out_a.len());
     assert_eq!(serde_json::to_string(&out_a).unwrap(), serde_json::to_string(&out_b).unwrap());
+    // The states agree too, series for series (the registration order differs, so compare
+    // each series' slots by name).
+    let state = |m: &Monitor| {
+        let v: serde_json::Value = serde_json::from_str(&oddsight_core::Stateful::to_snapshot(m).unwrap()).unwrap();
+        let mut by_name: Vec<(String, String)> = series
+            .iter()
+            .map(|s| {
+                let i = m.find_series(s).unwrap().index() as usize;
+                (s.to_string(), v["state"]["series"][i]["slots"].to_string())
+            })
+            .collect();
+        by_name.sort();
+        by_name
+    };
+    assert_eq!(state(&a), state(&b));
 }
 
 /// A tiny deterministic generator.
@@ -265,7 +280,7 @@ impl Rng {
     }
 }
 
-/// Noise with spikes, bursts at every level, and a lasting level shift (a deploy).
+/// Noise with spikes up and down, bursts at every level, and a lasting level shift (a deploy).
 fn stream(seed: u64, n: usize) -> Vec<Point> {
     let mut rng = Rng(seed);
     let mut level = 100.0;
@@ -279,6 +294,8 @@ fn stream(seed: u64, n: usize) -> Vec<Point> {
             let u = rng.next();
             let bump = if u < 0.01 {
                 80.0
+            } else if u < 0.016 {
+                -60.0
             } else if u < 0.03 {
                 18.0
             } else if u < 0.05 {

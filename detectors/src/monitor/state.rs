@@ -23,8 +23,8 @@ use super::ewma::LeanEwma;
 use super::target::Compiled;
 use crate::AnyDetector;
 use oddsight_core::{
-    Alert, AlertEvent, AlertPolicy, Baseline, BaselineDetector, Detector, Learn, Point, Result, Scorer, Severity,
-    Stateful, StrikePolicy, Verdict, ZScore,
+    Alert, AlertEvent, AlertPolicy, Baseline, BaselineDetector, Detector, Direction, Learn, Point, Result, Scorer,
+    Severity, Stateful, StrikePolicy, Verdict, ZScore,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -109,9 +109,13 @@ pub(crate) struct Slot {
     /// Whether the policy is known to be quiet.
     pub(crate) quiet: bool,
     /// Whether the policy may hold capacity left by a run of strikes (shed at the end of the
-    /// batch if it is quiet by then).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    /// batch if it is quiet by then). Not state: a restored policy has no spare capacity.
+    #[serde(skip)]
     pub(crate) spare: bool,
+    /// Direction of the last strike the policy counted towards a shift (it remembers it; see
+    /// [`Compiled::lone_strikes_vanish`]).
+    #[serde(default)]
+    pub(crate) shift_direction: Direction,
     pub(crate) model: Model,
     pub(crate) policy: StrikePolicy,
 }
@@ -132,6 +136,7 @@ impl Slot {
             clean: true,
             quiet: compiled.quiet_after == 0,
             spare: false,
+            shift_direction: Direction::Neutral,
             model: Model::new(compiled),
             policy: compiled.policy.clone(),
         }
@@ -142,8 +147,8 @@ impl Slot {
     /// # Errors
     /// A detector error, which the checks made beforehand rule out.
     pub(crate) fn run(&mut self, c: &Compiled, ts: &[i64], xs: &[f64], sink: &mut Sink<'_>) -> Result<()> {
-        let Slot { calm, clean, quiet, spare, model, policy, .. } = self;
-        let mut st = Quiet { calm, clean, quiet, spare };
+        let Slot { calm, clean, quiet, spare, shift_direction, model, policy, .. } = self;
+        let mut st = Quiet { calm, clean, quiet, spare, shift_direction };
         let result = match model {
             Model::Ewma(d) => run_ewma(d, policy, &mut st, c, ts, xs, sink),
             Model::Boxed(b) => match &mut **b {
@@ -198,6 +203,7 @@ struct Quiet<'a> {
     clean: &'a mut bool,
     quiet: &'a mut bool,
     spare: &'a mut bool,
+    shift_direction: &'a mut Direction,
 }
 
 /// The loop for EWMA. While the policy is quiet, runs of calm points are learned on a local
@@ -248,9 +254,15 @@ fn run_ewma(
         let (p, z) = (Point::new(ts[i], xs[i]), d.baseline.z(xs[i]));
         // A lone strike (a spike) while quiet, followed by a calm point: the policy would count
         // the strike, keep it out of the baseline, then forget it on the calm point, ending
-        // exactly where it started; the detector learns only the calm point. Settled here
+        // exactly where it started (it remembers the direction of the last strike, so the
+        // strike must go the same way); the detector learns only the calm point. Settled here
         // without building either verdict (most strikes in telemetry are such spikes).
-        if *st.quiet && c.lone_strikes_vanish && i + 1 < n && z.abs() >= c.z_strike {
+        if *st.quiet
+            && c.lone_strikes_vanish
+            && i + 1 < n
+            && z.abs() >= c.z_strike
+            && Direction::of(z) == *st.shift_direction
+        {
             let next = d.baseline.z(xs[i + 1]);
             if next.abs() < z_calm {
                 d.learn(Point::new(ts[i + 1], xs[i + 1]));
@@ -345,6 +357,9 @@ fn judge<D: Detector>(
         if v.anomaly_score >= params.enter {
             *st.calm = 0;
             *st.clean = false;
+            if params.protect_baseline && !v.notes.fallback {
+                *st.shift_direction = v.direction;
+            }
         } else {
             *st.calm = st.calm.saturating_add(1);
             if !params.protect_baseline || (!v.notes.fallback && v.anomaly_score < params.exit) {
