@@ -542,7 +542,7 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 export declare class Detector {
   /**
    * Builds a detector from a specification (default `"default"`, the library's default
-   * ensemble), such as `"mad(window=720)"`, `"ensemble(seasonal, mad, cusum)"` or
+   * detector, `DEFAULT_SPEC`), such as `"mad(window=720)"`, `"ensemble(seasonal, mad, cusum)"` or
    * `{ name: "ewma", params: { alpha: 0.1 } }`. `params` are merged into it: numbers,
    * booleans, or strings for words and durations (`{ period: "1w" }`).
    *
@@ -618,7 +618,7 @@ export declare class Detector {
   snapshot(): string
   /** Forgets everything learned; the parameters stay. */
   reset(): void
-  /** Short name used in verdicts and logs (`"mad"`, `"ensemble(mad,cusum,roc)"`, …). */
+  /** Short name used in verdicts and logs. */
   get name(): string
   /** The detector's kind as written in specifications (`"mad"`, `"ensemble"`, …). */
   get kind(): string

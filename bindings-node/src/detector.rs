@@ -99,7 +99,7 @@ pub struct Detector {
 #[napi]
 impl Detector {
     /// Builds a detector from a specification (default `"default"`, the library's default
-    /// ensemble), such as `"mad(window=720)"`, `"ensemble(seasonal, mad, cusum)"` or
+    /// detector, `DEFAULT_SPEC`), such as `"mad(window=720)"`, `"ensemble(seasonal, mad, cusum)"` or
     /// `{ name: "ewma", params: { alpha: 0.1 } }`. `params` are merged into it: numbers,
     /// booleans, or strings for words and durations (`{ period: "1w" }`).
     ///
@@ -245,7 +245,7 @@ impl Detector {
         lock(&self.inner).reset();
     }
 
-    /// Short name used in verdicts and logs (`"mad"`, `"ensemble(mad,cusum,roc)"`, …).
+    /// Short name used in verdicts and logs.
     #[napi(getter, catch_unwind)]
     pub fn name(&self) -> String {
         lock(&self.inner).name().into_owned()

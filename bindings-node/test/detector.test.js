@@ -45,8 +45,9 @@ test('score judges without learning; update learns without judging', () => {
 })
 
 test('specifications: string, object, params merged, durations as strings', () => {
-  assert.equal(new Detector().kind, 'ensemble')
-  assert.equal(new Detector(null).kind, 'ensemble')
+  const defaultKind = new Detector(DEFAULT_SPEC).kind
+  assert.equal(new Detector().kind, defaultKind)
+  assert.equal(new Detector(null).kind, defaultKind)
   assert.equal(new Detector('default').name, new Detector(DEFAULT_SPEC).name)
   const a = new Detector({ name: 'ewma', params: { alpha: 0.2, warmup: 5 } })
   const b = new Detector('ewma', { alpha: 0.2, warmup: 5 })
