@@ -30,10 +30,11 @@ mod tests {
         for spec in ["ewma", "mad", "ewma(alpha=0.2, warmup=5)", "mad(window=60)", "ensemble(mad, cusum)", DEFAULT_SPEC]
         {
             let mut d = build_detector(spec).unwrap();
-            for i in 0..100 {
+            // 400 points: past every detector's warm-up, the default's included.
+            for i in 0..400 {
                 d.observe(Point::new(i, (i % 7) as f64)).unwrap();
             }
-            assert!(d.observe(Point::new(100, 1000.0)).unwrap().anomaly_score > 0.5, "{spec}");
+            assert!(d.observe(Point::new(400, 1000.0)).unwrap().anomaly_score > 0.5, "{spec}");
         }
         for spec in ["", "nope", "ewma(alpha=2)", "ewma(beta=1)", "mad(window=0)", "mad(ewma)", "ewma("] {
             let e = build_detector(spec).unwrap_err();
