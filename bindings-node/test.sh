@@ -42,8 +42,9 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 npm pack --pack-destination "$work" --silent >/dev/null
 tarball=$(ls "$work"/oddsight-*.tgz)
-tar -tzf "$tarball" | sed 's/^/  /'
-tar -tzf "$tarball" | grep -q '^package/oddsight\..*\.node$' || { echo "the tarball carries no addon" >&2; exit 1; }
+listing=$(tar -tzf "$tarball")
+sed 's/^/  /' <<<"$listing"
+grep -q '^package/oddsight\..*\.node$' <<<"$listing" || { echo "the tarball carries no addon" >&2; exit 1; }
 mkdir "$work/app"
 cd "$work/app"
 npm init -y >/dev/null
