@@ -282,3 +282,90 @@ fn bad_requests_change_nothing() {
         "InvalidConfig"
     );
 }
+
+mod random_operations {
+    //! Arbitrary sequences of operations, good and bad, never panic; every refused one leaves
+    //! the monitor as it was; and the state always round-trips through a snapshot.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Ingest { series: usize, minute: i64, value: f64 },
+        Batch { series: usize, from: i64, len: usize, value: f64 },
+        Tick { minute: i64 },
+        Acknowledge { id: u64 },
+        Resolve { id: u64 },
+        Toggle { target: usize },
+        Retarget { target: usize, spec: usize },
+    }
+
+    const NAMES: [&str; 4] = [r#"lat{service="a"}"#, r#"lat{service="b"}"#, r#"cpu{service="a"}"#, "bad{"];
+    const SPECS: [&str; 4] = ["ewma(warmup=5)", "mad(window=20, warmup=5)", "cusum", "poisson"];
+
+    fn op() -> impl Strategy<Value = Op> {
+        let value = prop_oneof![8 => 90.0..110.0f64, 2 => 300.0..400.0f64, 1 => Just(f64::NAN), 1 => Just(-5.0)];
+        prop_oneof![
+            6 => (0..4usize, 0..200i64, value.clone()).prop_map(|(series, minute, value)| Op::Ingest { series, minute, value }),
+            3 => (0..4usize, 0..200i64, 0..30usize, value).prop_map(|(series, from, len, value)| Op::Batch { series, from, len, value }),
+            2 => (0..220i64).prop_map(|minute| Op::Tick { minute }),
+            1 => (0..6u64).prop_map(|id| Op::Acknowledge { id }),
+            1 => (0..6u64).prop_map(|id| Op::Resolve { id }),
+            1 => (0..3usize).prop_map(|target| Op::Toggle { target }),
+            1 => (0..3usize, 0..4usize).prop_map(|(target, spec)| Op::Retarget { target, spec }),
+        ]
+    }
+
+    fn apply(m: &mut Monitor, op: &Op) -> Result<(), MonitorError> {
+        let targets = ["lat", "all", "counts"];
+        match *op {
+            Op::Ingest { series, minute, value } => m.ingest(NAMES[series], minute * MIN, value),
+            Op::Batch { series, from, len, value } => {
+                let id = m.series_id(NAMES[series])?;
+                let ts: Vec<i64> = (0..len as i64).map(|k| (from + k) * MIN).collect();
+                let vs: Vec<f64> = (0..len).map(|k| if k % 7 == 3 { value } else { 100.0 + k as f64 % 5.0 }).collect();
+                m.ingest_batch(id, &ts, &vs)
+            }
+            Op::Tick { minute } => {
+                m.tick(minute * MIN);
+                Ok(())
+            }
+            Op::Acknowledge { id } => m.acknowledge(id, 0).map(|_| ()),
+            Op::Resolve { id } => m.resolve(id, 250 * MIN).map(|_| ()),
+            Op::Toggle { target } => {
+                let on = m.target(targets[target]).is_some_and(|t| t.enabled);
+                m.set_enabled(targets[target], !on)
+            }
+            Op::Retarget { target, spec } => {
+                let mut t =
+                    m.target(targets[target]).cloned().ok_or(MonitorError::UnknownTarget { name: String::new() })?;
+                t.detector = SPECS[spec].to_string();
+                m.update_target(t).map(|_| ())
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+        #[test]
+        fn never_panics_refusals_change_nothing_snapshots_round_trip(ops in proptest::collection::vec(op(), 1..60)) {
+            let mut m = Monitor::new();
+            m.add_target(TargetConfig::new("lat", "lat", "ewma(warmup=5)")).unwrap();
+            m.add_target(TargetConfig::new("all", "*", "mad(window=20, warmup=5)").interval_ms(5 * MIN)).unwrap();
+            m.add_target(TargetConfig::new("counts", "cpu", "poisson")).unwrap();
+            for op in &ops {
+                if let Op::Batch { series, .. } = op {
+                    // Registering the series is a call of its own, which may succeed.
+                    let _ = m.series_id(NAMES[*series]);
+                }
+                let before = snap(&m);
+                if apply(&mut m, op).is_err() {
+                    prop_assert_eq!(snap(&m), before, "{:?} was refused but changed the monitor", op);
+                }
+            }
+            let s = snap(&m);
+            prop_assert_eq!(snap(&Monitor::from_snapshot(&s).unwrap()), s);
+        }
+    }
+}

@@ -284,7 +284,7 @@ fn z_below(score: f64) -> f64 {
 /// A `|z|` at or above which every anomaly score is at least `score`: the inverse of the score
 /// map, plus a margin, checked.
 fn z_at_least(score: f64) -> f64 {
-    let mut z = scale::z_for_score(score) * (1.0 + 1e-6);
+    let mut z = (scale::z_for_score(score) * (1.0 + 1e-6)).max(1e-9);
     while z < scale::MAX_Z && scale::anomaly_score(z) < score {
         z *= 1.001;
     }
