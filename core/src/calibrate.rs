@@ -124,9 +124,14 @@ impl Calibrator {
         if raw > max {
             let q90 = self.sketch.quantile(0.90).ok().flatten().unwrap_or(max);
             let q99 = self.sketch.quantile(0.99).ok().flatten().unwrap_or(max);
-            let beta = (q99 - q90) / std::f64::consts::LN_10;
+            // The tail's slope from p90..p99; a discrete or constant history has none there, so
+            // fall back to the spread from the median to the maximum, then to the maximum's
+            // magnitude: a score far past everything seen must keep growing.
+            let q50 = self.sketch.quantile(0.50).ok().flatten().unwrap_or(max);
+            let spread = [q99 - q90, max - q50, 0.1 * max.abs()].into_iter().find(|s| *s > 0.0).unwrap_or(1e-12);
+            let beta = spread / std::f64::consts::LN_10;
             let floor = 1.0 / (n + 1.0);
-            return if beta > 0.0 { floor * (-(raw - max) / beta).exp() } else { floor * 0.5 };
+            return floor * (-(raw - max) / beta).exp();
         }
         let at_or_above = self.sketch.exceedance(raw) * n;
         ((at_or_above + 1.0) / (n + 1.0)).min(1.0)
