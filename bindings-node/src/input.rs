@@ -58,3 +58,25 @@ pub(crate) fn implicit(n: usize, last: Option<i64>) -> Vec<i64> {
     let first = next_implicit(last);
     (0..n as i64).map(|i| first.saturating_add(i)).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn millis_truncates_and_refuses_non_finite() {
+        assert_eq!(millis(1000.9).ok(), Some(1000));
+        assert_eq!(millis(-1.5).ok(), Some(-1));
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e19] {
+            assert_eq!(millis(bad).map_err(|e| e.status.0).err(), Some("NonFiniteValue"));
+        }
+    }
+
+    #[test]
+    fn implicit_timestamps_follow_the_newest() {
+        assert_eq!(implicit(3, None), [0, 1, 2]);
+        assert_eq!(implicit(2, Some(10)), [11, 12]);
+        assert_eq!(timestamp(None, Some(i64::MAX)).ok(), Some(i64::MAX));
+        assert_eq!(timestamp(Some(5.0), Some(100)).ok(), Some(5));
+    }
+}

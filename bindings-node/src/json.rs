@@ -68,3 +68,39 @@ fn overlay(base: &mut Value, given: Value, what: &str, code: &'static str, path:
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
+    struct Inner {
+        a: u32,
+        b: String,
+    }
+
+    #[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
+    struct Outer {
+        x: f64,
+        inner: Inner,
+    }
+
+    #[test]
+    fn partial_objects_keep_the_defaults_field_by_field() {
+        let got: Outer =
+            with_defaults(Some(serde_json::json!({ "inner": { "b": "z" } })), "t", "E").ok().unwrap_or_default();
+        assert_eq!(got, Outer { x: 0.0, inner: Inner { a: 0, b: "z".into() } });
+        let e = with_defaults::<Outer>(Some(serde_json::json!({ "inner": { "c": 1 } })), "t", "E").err();
+        assert!(e.is_some_and(|e| e.status.0 == "E" && e.reason.contains("inner.c")));
+        assert!(with_defaults::<Outer>(Some(serde_json::json!(3)), "t", "E").is_err());
+        assert!(with_defaults::<Outer>(None, "t", "E").is_ok());
+    }
+
+    #[test]
+    fn json_text_is_read_as_the_object() {
+        let got: Inner = from_js(Value::String(r#"{"a": 2, "b": "q"}"#.into()), "t", "E").ok().unwrap_or_default();
+        assert_eq!(got, Inner { a: 2, b: "q".into() });
+        assert!(from_js::<Inner>(Value::String("{".into()), "t", "E").is_err());
+    }
+}
