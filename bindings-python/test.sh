@@ -32,7 +32,7 @@ python -m pip install --quiet --disable-pip-version-check --force-reinstall --no
 # The command line the parity tests compare against, built from the same sources. If it does
 # not build, the tests fall back to the newest target/{release,debug}/oddsight (or fail).
 if cargo build --release --quiet -p oddsight-examples --bin oddsight --manifest-path "$root/Cargo.toml"; then
-    export ODDSIGHT_CLI="$root/target/release/oddsight"
+    export ODDSIGHT_CLI="${CARGO_TARGET_DIR:-$root/target}/release/oddsight"
 else
     echo "test.sh: the oddsight command line does not build; parity tests use an existing binary" >&2
 fi
