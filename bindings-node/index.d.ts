@@ -85,6 +85,9 @@ export type ErrorCode =
   /** LLM: a 2xx body that is not the provider's format. */
   | 'MalformedReply'
 
+/** Every `code` an oddsight error can carry, the names of the Python exception classes. */
+export declare const ERROR_CODES: readonly ErrorCode[]
+
 /** What oddsight throws (and async calls reject with): an `Error` with a `code`. */
 export interface OddsightError extends Error {
   code: ErrorCode
@@ -155,7 +158,7 @@ export interface MonitorConfig {
   targets: TargetConfig[]
 }
 
-/** A target as `Monitor.listTargets` describes it. */
+/** A target as `Monitor.targets` describes it. */
 export interface TargetStatus {
   config: TargetConfig
   /** Series it watches. */
@@ -531,7 +534,7 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
  * `observe` judges a point against what has been learned and then learns it; `score` judges
  * without learning; `update` learns without judging. Timestamps are Unix milliseconds and
  * must not go backwards (`OutOfOrder`); when one is left out, the point is placed one
- * millisecond after the newest learned (0 for a fresh detector).
+ * minute after the newest learned (0 for a fresh detector).
  *
  * ```js
  * const d = new Detector('mad', { window: 60, warmup: 10 })
@@ -616,6 +619,8 @@ export declare class Detector {
    * (here, in Python or in Rust).
    */
   snapshot(): string
+  /** Every detector name accepted in specifications, with what it builds. */
+  static names(): Array<DetectorInfo>
   /** Forgets everything learned; the parameters stay. */
   reset(): void
   /** Short name used in verdicts and logs. */
@@ -642,7 +647,7 @@ export declare class Detector {
  * for (let need = inv.next(); need.need !== 'done'; need = inv.next()) {
  *   if (need.need === 'evidence') inv.provide(need.query.kind === 'similar_incidents'
  *     ? { answer: 'similar', matches: [] }
- *     : { answer: 'evidence', items: inv.gather(need.query) })
+ *     : { answer: 'evidence', items: inv.caseEvidence(need.query) })
  * }
  * ```
  */
@@ -672,9 +677,9 @@ export declare class Investigation {
    * before and after the onset, changes): what `investigate()` answers with when no
    * `evidence` function is given.
    */
-  gather(query: EvidenceQuery): EvidenceItem[]
+  caseEvidence(query: EvidenceQuery): EvidenceItem[]
   /** The case's values of a metric over a verification window. */
-  observe(window: VerifyWindow): Array<number>
+  caseValues(window: VerifyWindow): Array<number>
   /**
    * The lifecycle stage (`detected`, `investigating`, `awaiting_approval`, …, `resolved`,
    * `failed`, `escalated`).
@@ -761,7 +766,7 @@ export declare class Monitor {
   /** A target's configuration, or `null`. */
   target(name: string): TargetConfig | null
   /** Every target with its status (series watched, open alerts, pending events). */
-  listTargets(): TargetStatus[]
+  targets(): TargetStatus[]
   /** Number of series seen. */
   get seriesCount(): number
   /**
@@ -777,7 +782,7 @@ export declare class Monitor {
    *
    * Throws as `ingest`, and `ShapeMismatch` when the lengths differ.
    */
-  ingestBatch(series: string, timestamps: Timestamps, values: Values): void
+  ingestBatch(series: string, values: Values, timestamps: Timestamps): void
   /**
    * Lets every enabled target whose interval has elapsed report its waiting events stamped
    * at or before `now` (Unix ms), ordered by timestamp, target, series.
@@ -839,8 +844,11 @@ export interface DetectorInfo {
   description: string
 }
 
-/** Every detector name accepted in specifications, with what it builds. */
-export declare function detectors(): Array<DetectorInfo>
+/**
+ * Every `code` an oddsight error can carry (the names of the Python exception classes); the
+ * package also exports it as the constant `ERROR_CODES`.
+ */
+export declare function errorCodes(): ErrorCode[]
 
 /**
  * Streams every file of a NAB-format corpus (`dataDir` of `timestamp,value` CSVs, and the
@@ -880,7 +888,7 @@ export declare function generateCase(seed?: number | undefined | null, index?: n
  *
  * Throws `IoError` or `InvalidCase`.
  */
-export declare function loadCaseDir(dir: string): CaseDocument
+export declare function loadCase(dir: string): CaseDocument
 
 /**
  * Parses a provider's successful (2xx) response body into the normalised reply.
@@ -888,6 +896,22 @@ export declare function loadCaseDir(dir: string): CaseDocument
  * Throws `MalformedReply` (or, for an error object in the body, what `classifyError` gives).
  */
 export declare function parseReply(provider: LlmProvider, body: string): ChatReply
+
+/**
+ * One text timestamp, as `parseTimestamps` reads it, in Unix milliseconds.
+ *
+ * Throws `InvalidData`.
+ */
+export declare function parseTimestamp(text: string): number
+
+/**
+ * Reads text timestamps as `oddsight score` does (`2014-04-10 16:15:00`, ISO 8601 with a
+ * fraction and a zone, a date alone, Unix seconds or milliseconds as numbers; no zone is
+ * UTC) into Unix milliseconds, for the `timestamps` of every other call.
+ *
+ * Throws `InvalidData` naming the first one that cannot be read.
+ */
+export declare function parseTimestamps(texts: Array<string>): Float64Array
 
 /**
  * The path and headers of a provider's endpoint.
@@ -918,7 +942,7 @@ export declare function requestBody(provider: LlmProvider, request: ChatRequest)
  * Anomaly scores for a whole series, bit for bit what `oddsight score` writes on the command
  * line for the same data and detector: a fresh detector (default `"default"`) observes every
  * point in order, and a timestamp earlier than the one before it is clamped to it.
- * Without `timestamps` the points are 0, 1, 2, … ms.
+ * Without `timestamps` the points are one minute apart from 0.
  *
  * Throws `InvalidSpec` or `InvalidParameter` for the detector, `ShapeMismatch` when
  * `timestamps` is not as long as `values`, `NonFiniteValue` for a NaN or infinite value.
@@ -1015,6 +1039,9 @@ export interface VerdictNotes {
   /** The expectation came from a coarser level than asked for (cold-start fallback). */
   fallback: boolean
 }
+
+/** The version of the oddsight library inside this addon. */
+export declare const VERSION: string
 
 /**
  * Writes a case object as a case directory (created if needed).

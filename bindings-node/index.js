@@ -50,7 +50,7 @@ async function investigate(caseInput, options = {}) {
         } else {
           let items
           if (evidence) items = await Promise.resolve(evidence(need.query)).catch(() => [])
-          else items = inv.gather(need.query)
+          else items = inv.caseEvidence(need.query)
           answer = { answer: 'evidence', items: items || [] }
         }
         break
@@ -92,7 +92,7 @@ async function investigate(caseInput, options = {}) {
       case 'verify': {
         let values
         if (verify) values = await Promise.resolve(verify(need.window)).catch(() => [])
-        else values = inv.observe(need.window)
+        else values = inv.caseValues(need.window)
         answer = { answer: 'verified', values: values || [] }
         break
       }
@@ -137,4 +137,4 @@ function llmClient(config = {}) {
   }
 }
 
-module.exports = { ...native, investigate, llmClient }
+module.exports = { ...native, ERROR_CODES: Object.freeze(native.errorCodes()), investigate, llmClient }

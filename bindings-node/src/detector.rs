@@ -83,7 +83,7 @@ fn observe_scores(d: &mut AnyDetector, values: &[f64], timestamps: Option<&[i64]
 /// `observe` judges a point against what has been learned and then learns it; `score` judges
 /// without learning; `update` learns without judging. Timestamps are Unix milliseconds and
 /// must not go backwards (`OutOfOrder`); when one is left out, the point is placed one
-/// millisecond after the newest learned (0 for a fresh detector).
+/// minute after the newest learned (0 for a fresh detector).
 ///
 /// ```js
 /// const d = new Detector('mad', { window: 60, warmup: 10 })
@@ -239,6 +239,12 @@ impl Detector {
         lock(&self.inner).snapshot().map_err(js)
     }
 
+    /// Every detector name accepted in specifications, with what it builds.
+    #[napi]
+    pub fn names() -> Vec<DetectorInfo> {
+        NAMES.iter().map(|(n, d)| DetectorInfo { name: n.to_string(), description: d.to_string() }).collect()
+    }
+
     /// Forgets everything learned; the parameters stay.
     #[napi(catch_unwind)]
     pub fn reset(&self) {
@@ -312,7 +318,7 @@ impl Task for ObserveBatch {
 /// Anomaly scores for a whole series, bit for bit what `oddsight score` writes on the command
 /// line for the same data and detector: a fresh detector (default `"default"`) observes every
 /// point in order, and a timestamp earlier than the one before it is clamped to it.
-/// Without `timestamps` the points are 0, 1, 2, … ms.
+/// Without `timestamps` the points are one minute apart from 0.
 ///
 /// Throws `InvalidSpec` or `InvalidParameter` for the detector, `ShapeMismatch` when
 /// `timestamps` is not as long as `values`, `NonFiniteValue` for a NaN or infinite value.
@@ -337,7 +343,7 @@ pub fn score(
     let mut scores = Vec::with_capacity(values.len());
     let mut last = i64::MIN;
     for (i, &value) in values.iter().enumerate() {
-        let t = timestamps.as_ref().map_or(i as i64, |t| t[i]);
+        let t = timestamps.as_ref().map_or_else(|| (i as i64).saturating_mul(input::IMPLICIT_STEP_MS), |t| t[i]);
         // As the command line does: backwards time is clamped, not refused.
         last = last.max(t);
         scores.push(d.observe(Point::new(last, value)).map_err(js)?.anomaly_score);
@@ -353,12 +359,6 @@ pub struct DetectorInfo {
     pub name: String,
     /// What it builds.
     pub description: String,
-}
-
-/// Every detector name accepted in specifications, with what it builds.
-#[napi]
-pub fn detectors() -> Vec<DetectorInfo> {
-    NAMES.iter().map(|(n, d)| DetectorInfo { name: n.to_string(), description: d.to_string() }).collect()
 }
 
 /// The specification `"default"` stands for.

@@ -87,3 +87,38 @@ impl Pending {
         napi::Error::from(value)
     }
 }
+
+/// Every `code` oddsight throws, as the Python bindings list them in `ERROR_CODES`.
+pub const CODES: &[&str] = &[
+    "InvalidParameter",
+    "NonFiniteValue",
+    "OutOfOrder",
+    "EmptyInput",
+    "ShapeMismatch",
+    "MalformedSnapshot",
+    "IncompatibleSnapshot",
+    "LateEvent",
+    "InvalidSpec",
+    "IoError",
+    "InvalidData",
+    "InvalidSeries",
+    "InvalidSelector",
+    "UnknownTarget",
+    "DuplicateTarget",
+    "UnknownSeries",
+    "UnknownAlert",
+    "AlertClosed",
+    "InvalidConfig",
+    "InvalidCase",
+    "RateLimited",
+    "AuthFailed",
+    "ContextOverflow",
+    "Timeout",
+    "Unreachable",
+    "HttpError",
+    "MalformedReply",
+    "UnexpectedAnswer",
+    "ReplayDiverged",
+    "ActionFailed",
+    "JsonError",
+];

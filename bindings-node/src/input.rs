@@ -27,10 +27,14 @@ pub(crate) fn millis(t: f64) -> Result<i64> {
     Ok(t.trunc() as i64)
 }
 
-/// The timestamp of the next point when none is given: the one after the newest learned (0
-/// for a fresh detector), so points without timestamps are taken one millisecond apart.
+/// Spacing of points that come without timestamps: one minute, as in the monitor's `analyze`
+/// and the Python bindings.
+pub(crate) const IMPLICIT_STEP_MS: i64 = 60_000;
+
+/// The timestamp of the next point when none is given: one minute after the newest learned (0
+/// for a fresh detector).
 pub(crate) fn next_implicit(last: Option<i64>) -> i64 {
-    last.map_or(0, |t| t.saturating_add(1))
+    last.map_or(0, |t| t.saturating_add(IMPLICIT_STEP_MS))
 }
 
 /// The timestamp of one point: as given, or the next implicit one.
@@ -56,7 +60,7 @@ pub(crate) fn timestamps(t: Option<&Timestamps>) -> Result<Option<Vec<i64>>> {
 /// `n` implicit timestamps following `last`.
 pub(crate) fn implicit(n: usize, last: Option<i64>) -> Vec<i64> {
     let first = next_implicit(last);
-    (0..n as i64).map(|i| first.saturating_add(i)).collect()
+    (0..n as i64).map(|i| first.saturating_add(i.saturating_mul(IMPLICIT_STEP_MS))).collect()
 }
 
 #[cfg(test)]
@@ -74,8 +78,8 @@ mod tests {
 
     #[test]
     fn implicit_timestamps_follow_the_newest() {
-        assert_eq!(implicit(3, None), [0, 1, 2]);
-        assert_eq!(implicit(2, Some(10)), [11, 12]);
+        assert_eq!(implicit(3, None), [0, 60_000, 120_000]);
+        assert_eq!(implicit(2, Some(10)), [60_010, 120_010]);
         assert_eq!(timestamp(None, Some(i64::MAX)).ok(), Some(i64::MAX));
         assert_eq!(timestamp(Some(5.0), Some(100)).ok(), Some(5));
     }

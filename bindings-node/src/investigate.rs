@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 /// A case from a directory path or a case object (`{ name, times, series, inject_time,
 /// changes?, logs?, topology?, truth? }`, times in Unix seconds).
-fn load_case(case: Value) -> Result<Case> {
+fn read_case(case: Value) -> Result<Case> {
     let case = match case {
         Value::String(dir) => Case::load_dir(&dir).map_err(js)?,
         Value::Object(mut fields) => {
@@ -21,7 +21,7 @@ fn load_case(case: Value) -> Result<Case> {
                 fields.entry(optional).or_insert_with(|| json!([]));
             }
             fields.entry("name").or_insert_with(|| json!("case"));
-            // JSON has no NaN: a missing sample is `null` (as `loadCaseDir` writes it), read
+            // JSON has no NaN: a missing sample is `null` (as `loadCase` writes it), read
             // back here as the NaN the library uses.
             let mut columns = Vec::new();
             if let Some(Value::Array(series)) = fields.get_mut("series") {
@@ -74,7 +74,7 @@ fn options(options: Option<Value>) -> Result<InvestigationOptions> {
 /// for (let need = inv.next(); need.need !== 'done'; need = inv.next()) {
 ///   if (need.need === 'evidence') inv.provide(need.query.kind === 'similar_incidents'
 ///     ? { answer: 'similar', matches: [] }
-///     : { answer: 'evidence', items: inv.gather(need.query) })
+///     : { answer: 'evidence', items: inv.caseEvidence(need.query) })
 /// }
 /// ```
 #[napi]
@@ -98,7 +98,7 @@ impl Investigation {
         #[napi(ts_arg_type = "string | CaseDocument")] case_input: Value,
         #[napi(ts_arg_type = "InvestigationOptions")] options: Option<Value>,
     ) -> Result<Self> {
-        let case = load_case(case_input)?;
+        let case = read_case(case_input)?;
         let options = self::options(options)?;
         let (ranking, max_templates) = (options.ranking.clone(), options.max_log_templates);
         let inner = oddsight_investigate::Investigation::new(case.clone(), options).map_err(js)?;
@@ -131,7 +131,7 @@ impl Investigation {
     /// before and after the onset, changes): what `investigate()` answers with when no
     /// `evidence` function is given.
     #[napi(catch_unwind, ts_return_type = "EvidenceItem[]")]
-    pub fn gather(&self, #[napi(ts_arg_type = "EvidenceQuery")] query: Value) -> Result<Value> {
+    pub fn case_evidence(&self, #[napi(ts_arg_type = "EvidenceQuery")] query: Value) -> Result<Value> {
         let query: EvidenceQuery = from_js(query, "evidence query", "JsonError")?;
         let source = CaseEvidence::new(&self.case, &self.ranking, self.max_templates);
         to_js(&source.gather(&query).map_err(js)?)
@@ -139,7 +139,7 @@ impl Investigation {
 
     /// The case's values of a metric over a verification window.
     #[napi(catch_unwind)]
-    pub fn observe(&self, #[napi(ts_arg_type = "VerifyWindow")] window: Value) -> Result<Vec<f64>> {
+    pub fn case_values(&self, #[napi(ts_arg_type = "VerifyWindow")] window: Value) -> Result<Vec<f64>> {
         let window: VerifyWindow = from_js(window, "verification window", "JsonError")?;
         let source = CaseEvidence::new(&self.case, &self.ranking, self.max_templates);
         source.observe(&window).map_err(js)
@@ -174,7 +174,7 @@ impl Investigation {
         #[napi(ts_arg_type = "InvestigationOptions | null | undefined")] options: Option<Value>,
         #[napi(ts_arg_type = "{ entries: Array<Record<string, unknown>> }")] journal: Value,
     ) -> Result<Value> {
-        let case = load_case(case_input)?;
+        let case = read_case(case_input)?;
         let options = self::options(options)?;
         let mut journal: Journal = from_js(journal, "journal", "JsonError")?;
         canonical_needs(&mut journal);
@@ -202,7 +202,7 @@ fn canonical_needs(journal: &mut Journal) {
 ///
 /// Throws `IoError` or `InvalidCase`.
 #[napi(catch_unwind, ts_return_type = "CaseDocument")]
-pub fn load_case_dir(dir: String) -> Result<Value> {
+pub fn load_case(dir: String) -> Result<Value> {
     to_js(&Case::load_dir(&dir).map_err(js)?)
 }
 
@@ -211,7 +211,7 @@ pub fn load_case_dir(dir: String) -> Result<Value> {
 /// Throws `IoError`, `InvalidCase`.
 #[napi(catch_unwind)]
 pub fn write_case_dir(#[napi(ts_arg_type = "CaseDocument")] case_document: Value, dir: String) -> Result<()> {
-    load_case(case_document)?.write_dir(&dir).map_err(js)
+    read_case(case_document)?.write_dir(&dir).map_err(js)
 }
 
 /// Case `index` of the seeded synthetic generator (a known root cause in `truth`, red

@@ -12,4 +12,18 @@ mod input;
 pub mod investigate;
 mod json;
 pub mod monitor;
+pub mod timestamps;
 pub mod verdict;
+
+use napi_derive::napi;
+
+/// Every `code` an oddsight error can carry (the names of the Python exception classes); the
+/// package also exports it as the constant `ERROR_CODES`.
+#[napi(ts_return_type = "ErrorCode[]")]
+pub fn error_codes() -> Vec<&'static str> {
+    error::CODES.to_vec()
+}
+
+/// The version of the oddsight library inside this addon.
+#[napi]
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

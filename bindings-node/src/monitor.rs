@@ -122,7 +122,7 @@ impl Monitor {
 
     /// Every target with its status (series watched, open alerts, pending events).
     #[napi(catch_unwind, ts_return_type = "TargetStatus[]")]
-    pub fn list_targets(&self) -> Result<Value> {
+    pub fn targets(&self) -> Result<Value> {
         to_js(&self.inner.list_targets())
     }
 
@@ -147,7 +147,7 @@ impl Monitor {
     ///
     /// Throws as `ingest`, and `ShapeMismatch` when the lengths differ.
     #[napi(catch_unwind)]
-    pub fn ingest_batch(&mut self, series: String, timestamps: Timestamps, values: Values) -> Result<()> {
+    pub fn ingest_batch(&mut self, series: String, values: Values, timestamps: Timestamps) -> Result<()> {
         let timestamps = input::timestamps(Some(&timestamps))?.unwrap_or_default();
         let values = input::values(&values);
         // Check the batch before the series is registered, so a refused batch leaves no trace.

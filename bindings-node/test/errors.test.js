@@ -18,6 +18,7 @@ function throwsCode(fn, code) {
   assert.ok(caught, `expected a ${code} error`)
   assert.ok(caught instanceof Error, 'an Error')
   assert.equal(caught.code, code, caught.message)
+  assert.ok(o.ERROR_CODES.includes(code), `${code} is listed in ERROR_CODES`)
   assert.ok(caught.message.length > 0)
   return caught
 }
@@ -54,7 +55,7 @@ test('EmptyInput', () => {
 test('ShapeMismatch', () => {
   throwsCode(() => new o.Detector().observeBatch([1, 2, 3], [1, 2]), 'ShapeMismatch')
   throwsCode(() => o.score([1, 2, 3], [1, 2]), 'ShapeMismatch')
-  throwsCode(() => new o.Monitor().ingestBatch('cpu', [1], [1, 2]), 'ShapeMismatch')
+  throwsCode(() => new o.Monitor().ingestBatch('cpu', [1, 2], [1]), 'ShapeMismatch')
 })
 
 test('MalformedSnapshot and IncompatibleSnapshot', () => {
@@ -108,6 +109,14 @@ test('monitor and investigation codes', () => {
   const inv = new o.Investigation(o.generateCase(1, 0))
   throwsCode(() => inv.provide({ answer: 'nonsense' }), 'JsonError')
   throwsCode(() => inv.provide({ answer: 'verified', values: [] }), 'UnexpectedAnswer')
+})
+
+test('ERROR_CODES lists the Python exception names, frozen', () => {
+  assert.ok(Object.isFrozen(o.ERROR_CODES))
+  assert.deepEqual([...o.ERROR_CODES], o.errorCodes())
+  assert.equal(new Set(o.ERROR_CODES).size, o.ERROR_CODES.length)
+  assert.equal(typeof o.VERSION, 'string')
+  throwsCode(() => o.parseTimestamps(['2014-04-10 16:15:00', 'yesterday']), 'InvalidData')
 })
 
 test('errors never crash the process: wrong argument types are thrown', () => {

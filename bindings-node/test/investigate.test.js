@@ -55,7 +55,7 @@ test('investigate() without a model: the deterministic report, from a case objec
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'oddsight-case-'))
   try {
     o.writeCaseDir(g, dir)
-    const loaded = o.loadCaseDir(dir)
+    const loaded = o.loadCase(dir)
     assert.deepEqual(loaded.series.map((s) => s.metric), g.series.map((s) => s.metric))
     const again = await o.investigate(dir)
     assert.equal(again.root_cause.service, report.root_cause.service)
@@ -127,7 +127,7 @@ test('stepping the Investigation by hand: next(), provide(), journal, replay', a
   for (let i = 0; need.need !== 'done' && i < 100; i++, need = inv.next()) {
     seen.add(need.need)
     if (need.need === 'evidence') {
-      inv.provide(need.query.kind === 'similar_incidents' ? { answer: 'similar', matches: [] } : { answer: 'evidence', items: inv.gather(need.query) })
+      inv.provide(need.query.kind === 'similar_incidents' ? { answer: 'similar', matches: [] } : { answer: 'evidence', items: inv.caseEvidence(need.query) })
     } else if (need.need === 'completion') {
       const reply = await Promise.resolve({ text: JSON.stringify({ root_cause: { service: g.truth.service }, evidence: ['E1'], confidence: 0.7, summary: 's' }), stop_reason: 'end_turn' })
       inv.provide({ answer: 'completion', reply })

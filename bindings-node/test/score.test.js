@@ -2,7 +2,7 @@
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
-const { score, Detector } = require('..')
+const { score, Detector, parseTimestamps, parseTimestamp } = require('..')
 const { cliScore, series } = require('./rust.js')
 
 // Bit for bit: deepStrictEqual compares numbers with Object.is.
@@ -28,9 +28,9 @@ test('score() clamps backwards time and keeps repeated timestamps, as the comman
   sameBits(Array.from(score(values, t, 'mad(window=30)')), cliScore(t, values, 'mad(window=30)'), 'clamped')
 })
 
-test('score() without timestamps uses positions 0, 1, 2, … ms', () => {
+test('score() without timestamps takes the points one minute apart from 0', () => {
   const { values } = series(500)
-  const positions = Array.from(values, (_, i) => i)
+  const positions = Array.from(values, (_, i) => i * 60_000)
   sameBits(Array.from(score(values)), Array.from(score(values, positions)), 'positions')
   sameBits(Array.from(score(values, null, 'ewma')), cliScore(positions, values, 'ewma'), 'cli positions')
 })
@@ -40,4 +40,15 @@ test('score() equals a fresh detector observing every point', () => {
   const d = new Detector('ewma')
   sameBits(Array.from(score(Array.from(values), timestamps, 'ewma')), Array.from(values, (v, i) => d.observe(v, timestamps[i]).anomalyScore), 'loop')
   assert.equal(score([]).length, 0)
+})
+
+test('parseTimestamps reads text as the command line does', () => {
+  const texts = ['2014-04-10 16:15:00', '2014-04-10T16:15:00.123Z', '2014-04-10T18:15:00+02:00', '2014-04-10']
+  const t = parseTimestamps(texts)
+  assert.ok(t instanceof Float64Array)
+  assert.deepEqual(Array.from(t), [
+    Date.UTC(2014, 3, 10, 16, 15), Date.UTC(2014, 3, 10, 16, 15, 0, 123), Date.UTC(2014, 3, 10, 16, 15), Date.UTC(2014, 3, 10),
+  ])
+  assert.equal(parseTimestamp('1397146500'), Date.UTC(2014, 3, 10, 16, 15))
+  assert.equal(parseTimestamp('1397146500123'), 1397146500123)
 })

@@ -85,6 +85,9 @@ export type ErrorCode =
   /** LLM: a 2xx body that is not the provider's format. */
   | 'MalformedReply'
 
+/** Every `code` an oddsight error can carry, the names of the Python exception classes. */
+export declare const ERROR_CODES: readonly ErrorCode[]
+
 /** What oddsight throws (and async calls reject with): an `Error` with a `code`. */
 export interface OddsightError extends Error {
   code: ErrorCode
@@ -155,7 +158,7 @@ export interface MonitorConfig {
   targets: TargetConfig[]
 }
 
-/** A target as `Monitor.listTargets` describes it. */
+/** A target as `Monitor.targets` describes it. */
 export interface TargetStatus {
   config: TargetConfig
   /** Series it watches. */

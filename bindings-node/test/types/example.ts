@@ -28,7 +28,7 @@ const last: number | null = again.lastTimestamp
 
 const m = new Monitor({ targets: [{ name: 'lat', selector: 'latency_ms', detector: 'ewma', interval: '5m' }] })
 m.ingest('latency_ms{service="a"}', 0, 1)
-m.ingestBatch('latency_ms{service="a"}', [60_000], [2])
+m.ingestBatch('latency_ms{service="a"}', [2], [60_000])
 const events: MonitorEvent[] = m.tick(120_000)
 for (const e of events) {
   if ('alert_id' in e) console.log(e.target, e.severity, e.verdict.anomaly_score)
@@ -50,7 +50,7 @@ async function main(): Promise<void> {
   console.log(report.root_cause.service, report.confidence.toFixed(2), report.decision)
   const inv = new Investigation('cases/case-000')
   const need = inv.next()
-  if (need.need === 'evidence' && need.query.kind !== 'similar_incidents') inv.provide({ answer: 'evidence', items: inv.gather(need.query) })
+  if (need.need === 'evidence' && need.query.kind !== 'similar_incidents') inv.provide({ answer: 'evidence', items: inv.caseEvidence(need.query) })
 }
 
 void [scores, up, batch, later, last, flagged, main]
