@@ -4,7 +4,7 @@
 use crate::change::{Bocpd, BocpdParams, Cusum, CusumParams};
 use crate::counts::{ErrorRatioDetector, ErrorRatioParams, PoissonDetector, PoissonParams};
 use crate::ensemble::{Combine, Ensemble, EnsembleParams};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::novelty::{NoveltyDetector, NoveltyParams};
 use crate::seasonal::{
     RatioToBaseline, RatioToBaselineParams, SeasonalAggregateDetector, SeasonalAggregateParams, SeasonalZScore,
@@ -303,19 +303,6 @@ impl Stateful for AnyDetector {
     }
     fn validate(&self) -> oddsight_core::Result<()> {
         each!(self, d => d.validate())
-    }
-}
-
-impl From<Error> for oddsight_core::Error {
-    fn from(e: Error) -> Self {
-        match e {
-            Error::Core(c) => c,
-            other => oddsight_core::Error::InvalidParameter {
-                name: "spec",
-                reason: "is not a valid detector specification",
-                value: other.to_string(),
-            },
-        }
     }
 }
 
