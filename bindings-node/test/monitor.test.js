@@ -109,6 +109,8 @@ test('analyze judges one batch with no state', () => {
   assert.deepEqual(a.methods, ['batch_robust_z'])
   assert.deepEqual(a.points.filter((p) => p.anomaly).map((p) => p.index), [4])
   assert.equal(a.points[4].expected, 102)
+  assert.equal(a.points[4].severity, 'high')
+  assert.equal(a.points[4].verdicts[0].severity, 'medium')
   const b = analyze(new Float64Array(200).map((_, i) => 10 + (i % 3) + (i === 150 ? 40 : 0)), null, ['batch_robust_z', 'ewma'])
   assert.deepEqual(b.methods, ['batch_robust_z', 'ewma'])
   assert.equal(b.points[150].anomaly, true)

@@ -123,7 +123,7 @@ def test_analyze() -> None:
     a = oddsight.analyze([100.0, 105.0, 102.0, 98.0, 250.0, 103.0])
     assert a["flagged"] == [4] and a["methods"] == ["batch_robust_z"]
     p = a["points"][4]
-    assert p["expected"] == 102.0 and p["deviation"] == 148.0 and p["severity"] == "medium"
+    assert p["expected"] == 102.0 and p["deviation"] == 148.0 and p["severity"] == "high" and p["verdicts"][0]["severity"] == "medium"
     b = oddsight.analyze(np.r_[np.full(50, 10.0) + np.arange(50) % 3, 90.0], methods=["ewma", "batch_robust_z"])
     assert b["methods"] == ["ewma", "batch_robust_z"] and 50 in b["flagged"]
     assert oddsight.analyze([1.0, 2.0, 3.0], timestamps=[0, 1, 2], methods="mad")["methods"] == ["mad"]

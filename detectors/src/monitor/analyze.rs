@@ -38,8 +38,12 @@ pub struct AnalysisPoint {
     pub anomaly: bool,
     /// Highest anomaly score of any method.
     pub score: f64,
-    /// Highest severity of any method.
+    /// How bad it is: the higher of the most severe method's statistical severity and the
+    /// severity of the deviation's size ([`magnitude_severity`]); [`Severity::Normal`] when no
+    /// method flags the point.
     pub severity: Severity,
+    /// `|value − expected| / |expected|` (infinite when expected is 0 and value is not).
+    pub relative_deviation: f64,
     /// The expected value according to the method that scored it highest.
     pub expected: f64,
     /// `value − expected`.
@@ -67,8 +71,13 @@ impl Analysis {
 }
 
 /// Judges one batch of values with each of `methods`, and combines: a point is flagged when
-/// any method flags it, with the severity and expected value of the method that scored it
-/// highest.
+/// any method flags it, with the expected value of the method that scored it highest.
+///
+/// Severity answers two questions, and a flagged point gets the worse answer: how surprising is
+/// it (the methods' statistical severity), and how large is it ([`magnitude_severity`] of the
+/// relative deviation). Five points pin the noise down too loosely for a 2.5× jump to be more
+/// than "medium" on surprise alone, yet a latency that went from 102 to 250 ms is a high
+/// severity incident by size. Size alone never flags a point.
 ///
 /// A method is [`BATCH_ROBUST_Z`] (also `robust`), the default when `methods` is empty, or any
 /// detector [specification](crate::spec) (`ewma`, `mad(window=60)`, `seasonal(period=1d)`,
@@ -84,9 +93,11 @@ impl Analysis {
 /// let p = &a.points[4];
 /// assert_eq!(p.expected, 102.0);
 /// assert_eq!(p.deviation, 148.0);
-/// // A 50-sigma outlier against five points: t with 4 degrees of freedom, p ≈ 1.4e-6.
-/// assert_eq!(p.severity, Severity::Medium);
+/// // A 50-sigma outlier against five points: t with 4 degrees of freedom, p ≈ 1.4e-6, which
+/// // is medium on surprise; +145 % of the expected value makes it high.
+/// assert_eq!(p.verdicts[0].severity, Severity::Medium);
 /// assert!((p.verdicts[0].z - 4.83).abs() < 0.01);
+/// assert_eq!(p.severity, Severity::High);
 /// # Ok::<(), oddsight_detectors::monitor::MonitorError>(())
 /// ```
 ///
@@ -142,21 +153,59 @@ pub fn analyze(values: &[f64], timestamps: Option<&[i64]>, methods: &[&str]) -> 
                 }
             }
             let b = &verdicts[best];
+            let anomaly = verdicts.iter().any(|v| v.is_anomaly);
+            let deviation = values[i] - b.expected;
+            let relative_deviation = relative(deviation, b.expected);
+            let statistical = verdicts.iter().map(|v| v.severity).max().unwrap_or_default();
+            let severity =
+                if anomaly { statistical.max(magnitude_severity(relative_deviation)) } else { Severity::Normal };
             AnalysisPoint {
                 index: i,
                 timestamp: timestamps[i],
                 value: values[i],
-                anomaly: verdicts.iter().any(|v| v.is_anomaly),
+                anomaly,
                 score: b.anomaly_score,
-                severity: verdicts.iter().map(|v| v.severity).max().unwrap_or_default(),
+                severity,
+                relative_deviation,
                 expected: b.expected,
-                deviation: values[i] - b.expected,
+                deviation,
                 method: best,
                 verdicts,
             }
         })
         .collect();
     Ok(Analysis { methods: names, points })
+}
+
+/// `|deviation| / |expected|`: 0 for no deviation, infinite for any deviation from 0.
+fn relative(deviation: f64, expected: f64) -> f64 {
+    if deviation == 0.0 { 0.0 } else { deviation.abs() / expected.abs() }
+}
+
+/// The severity of a deviation by its size alone, given as a fraction of the expected value
+/// (`|value − expected| / |expected|`): low below 0.5, medium from 0.5 (+50 %, or a drop to
+/// half), high from 1 (double, or a drop to zero), critical from 4 (five times the expected
+/// value, or anything at all where zero was expected).
+///
+/// ```
+/// use oddsight_core::Severity;
+/// use oddsight_detectors::monitor::magnitude_severity;
+/// assert_eq!(magnitude_severity(0.2), Severity::Low);
+/// assert_eq!(magnitude_severity(0.6), Severity::Medium);
+/// assert_eq!(magnitude_severity(1.45), Severity::High);
+/// assert_eq!(magnitude_severity(f64::INFINITY), Severity::Critical);
+/// ```
+pub fn magnitude_severity(relative_deviation: f64) -> Severity {
+    let r = if relative_deviation.is_nan() { 0.0 } else { relative_deviation };
+    if r >= 4.0 {
+        Severity::Critical
+    } else if r >= 1.0 {
+        Severity::High
+    } else if r >= 0.5 {
+        Severity::Medium
+    } else {
+        Severity::Low
+    }
 }
 
 /// Type-7 median of the ascending `sorted` with the element at `skip` left out.
@@ -275,7 +324,9 @@ mod tests {
         let a = analyze(&[100.0, 105.0, 102.0, 98.0, 250.0, 103.0], None, &[]).unwrap();
         assert_eq!(a.flagged(), vec![4]);
         let p = &a.points[4];
-        assert_eq!((p.expected, p.deviation, p.severity), (102.0, 148.0, Severity::Medium));
+        assert_eq!((p.expected, p.deviation, p.severity), (102.0, 148.0, Severity::High));
+        assert_eq!(p.verdicts[0].severity, Severity::Medium);
+        assert!((p.relative_deviation - 148.0 / 102.0).abs() < 1e-12);
         assert!(p.verdicts[0].z > 4.8 && p.verdicts[0].z < 4.9, "{}", p.verdicts[0].z);
         assert!(p.verdicts[0].warm && p.verdicts[0].is_anomaly);
         assert!(a.points.iter().filter(|p| p.index != 4).all(|p| p.severity == Severity::Normal));
@@ -299,5 +350,27 @@ mod tests {
         assert!(a.points[100].verdicts.iter().all(|v| v.is_anomaly));
         assert!(!a.points[5].verdicts[1].warm);
         assert_eq!(a.flagged(), vec![100]);
+    }
+
+    #[test]
+    fn size_raises_severity_only_of_flagged_points() {
+        // A small but very surprising move stays at its statistical severity.
+        let mut values: Vec<f64> = (0..200).map(|i| 1000.0 + (i % 3) as f64).collect();
+        values[150] = 1030.0;
+        let a = analyze(&values, None, &[]).unwrap();
+        let p = &a.points[150];
+        assert!(p.anomaly && p.relative_deviation < 0.05);
+        assert_eq!(p.severity, p.verdicts[0].severity);
+        // A large relative move among noisy values that is not flagged stays normal.
+        let noisy = [1.0, 9.0, 2.0, 8.0, 3.0, 7.0, 4.0, 6.0];
+        let b = analyze(&noisy, None, &[]).unwrap();
+        assert!(b.points.iter().all(|p| !p.anomaly && p.severity == Severity::Normal));
+        assert!(b.points[1].relative_deviation > 0.5);
+        // A drop to zero is at least high.
+        let mut drop: Vec<f64> = (0..30).map(|i| 40.0 + (i % 4) as f64).collect();
+        drop[20] = 0.0;
+        let c = analyze(&drop, None, &[]).unwrap();
+        assert!(c.points[20].anomaly && c.points[20].severity >= Severity::High);
+        assert_eq!(magnitude_severity(f64::NAN), Severity::Low);
     }
 }

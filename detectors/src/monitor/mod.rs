@@ -124,7 +124,7 @@ mod state;
 mod target;
 
 pub use alerts::{AlertEventKind, AlertNotice, AlertQuery, AlertRecord};
-pub use analyze::{Analysis, AnalysisPoint, BATCH_ROBUST_Z, analyze};
+pub use analyze::{Analysis, AnalysisPoint, BATCH_ROBUST_Z, analyze, magnitude_severity};
 pub use error::{MonitorError, MonitorResult};
 pub use incident::{Incident, IncidentEventKind, IncidentNotice, IncidentStatus, Signal};
 pub use series::{Selector, SeriesName};
