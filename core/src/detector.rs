@@ -87,7 +87,7 @@ pub fn verdict_from_z(
     notes: Notes,
 ) -> Verdict {
     let z = scale::clamp_z(z);
-    let anomaly_score = scale::anomaly_score(z);
+    let (p_value, anomaly_score) = scale::p_and_score(z);
     let severity = scale::severity(anomaly_score);
     Verdict {
         timestamp: point.timestamp,
@@ -96,7 +96,7 @@ pub fn verdict_from_z(
         lower: band.0,
         upper: band.1,
         z,
-        p_value: scale::p_value(z),
+        p_value,
         anomaly_score,
         is_anomaly: anomaly_score >= threshold,
         direction: Direction::of(z),

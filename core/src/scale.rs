@@ -50,14 +50,36 @@ pub fn p_value(z: f64) -> f64 {
 #[inline]
 pub fn surprise(z: f64) -> f64 {
     let a = clamp_z(z).abs();
-    if a < 30.0 {
-        let p = p_value(a);
-        if p > 0.0 { -p.log10() } else { 0.0 }
-    } else {
-        // P(|Z| ≥ a) ≈ 2 φ(a) / a · (1 - 1/a²) for large a.
-        let ln_p = -0.5 * a * a - a.ln() - 0.5 * (std::f64::consts::PI / 2.0).ln() + (1.0 - 1.0 / (a * a)).ln();
-        -ln_p / LN_10
-    }
+    if a < 30.0 { surprise_of_p(p_value(a)) } else { tail_surprise(a) }
+}
+
+#[inline]
+fn surprise_of_p(p: f64) -> f64 {
+    if p > 0.0 { -p.log10() } else { 0.0 }
+}
+
+/// `-log10 P(|Z| ≥ a)` from the asymptotic expansion `2 φ(a) / a · (1 - 1/a²)`, for large `a`.
+#[inline]
+fn tail_surprise(a: f64) -> f64 {
+    let ln_p = -0.5 * a * a - a.ln() - 0.5 * (std::f64::consts::PI / 2.0).ln() + (1.0 - 1.0 / (a * a)).ln();
+    -ln_p / LN_10
+}
+
+/// [`p_value`] and [`anomaly_score`] of one z-equivalent together, computing the tail
+/// probability once; bit for bit the same as calling both.
+///
+/// ```
+/// use oddsight_core::scale;
+/// for z in [0.0, -1.5, 3.0, 8.0, -35.0, f64::NAN] {
+///     assert_eq!(scale::p_and_score(z), (scale::p_value(z), scale::anomaly_score(z)));
+/// }
+/// ```
+#[inline]
+pub fn p_and_score(z: f64) -> (f64, f64) {
+    let p = p_value(z);
+    let a = clamp_z(z).abs();
+    let s = if a < 30.0 { surprise_of_p(p) } else { tail_surprise(a) };
+    (p, s / (s + SURPRISE_AT_3))
 }
 
 /// The anomaly score in `[0, 1]` for a z-equivalent; 0.5 at |z| = 3.
