@@ -38,6 +38,32 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A cell of a matrix input (rows × metrics) was NaN or infinite.
+    #[error("non-finite {what} at row {row}, column {column}: {value}")]
+    NonFiniteAt {
+        /// What the matrix is (`forest training value`, `pca input`, …).
+        what: &'static str,
+        /// 0-based row.
+        row: usize,
+        /// 0-based column.
+        column: usize,
+        /// The offending value.
+        value: f64,
+    },
+    /// A request this build cannot serve (for instance a width past a compiled-in limit).
+    #[error("unsupported: {what}")]
+    Unsupported {
+        /// What was asked and the limit.
+        what: String,
+    },
+    /// A numerical routine of a dependency failed on the given data.
+    #[error("{what} failed: {reason}")]
+    Numeric {
+        /// The routine (`pca fit`, `dbscan`, …).
+        what: &'static str,
+        /// Its message.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -49,6 +75,9 @@ impl Error {
             Error::Spec { .. } => "InvalidSpec",
             Error::Io { .. } => "IoError",
             Error::Data { .. } => "InvalidData",
+            Error::NonFiniteAt { .. } => "NonFiniteValue",
+            Error::Unsupported { .. } => "InvalidParameter",
+            Error::Numeric { .. } => "InvalidData",
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod ensemble;
 mod error;
 pub mod esd;
 pub mod eval;
+pub mod forest;
 pub mod monitor;
 pub mod novelty;
 pub mod period;
@@ -17,3 +18,4 @@ pub mod trend;
 
 pub use any::{AnyDetector, DEFAULT_SPEC, NAMES};
 pub use error::{Error, Result};
+pub use forest::{ForestParams, IsolationForest};

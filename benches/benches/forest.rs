@@ -1,0 +1,60 @@
+//! Isolation forest: training time, and scoring throughput of the flattened scorer against the
+//! `extended-isolation-forest` crate's own scorer on the same trees.
+//!
+//! Data: `oddsight_detectors::forest::synthetic_rows(100_000, 5, 0.01, 2026)`: 100,000 rows of
+//! 5 correlated Gaussian metrics (unit variance, correlation 0.6 with the first), of which 1 %,
+//! at seeded positions, are outliers at Mahalanobis radius 6 to 9. Parameters are the
+//! defaults: 100 trees, 256 samples per tree, fully extended hyperplanes. Every bench runs on
+//! one thread. Before timing, the bench prints the ROC-AUC of the scores on the full data.
+//!
+//! Run: `ODDSIGHT_BENCH_CLOCK=thread cargo bench -p oddsight-benches --bench forest` (thread CPU
+//! time, honest on a shared machine; add `-- --test` for a smoke run).
+
+use criterion::measurement::Measurement;
+use criterion::{Criterion, Throughput};
+use oddsight_benches::{ThreadTime, thread_clock_requested};
+use oddsight_detectors::ForestParams;
+use oddsight_detectors::forest::{roc_auc, synthetic_rows};
+use std::hint::black_box;
+
+const ROWS: usize = 100_000;
+const WIDTH: usize = 5;
+/// Rows scored per iteration by the (slow) reference scorer.
+const REFERENCE_ROWS: usize = 5_000;
+
+fn forest<M: Measurement>(c: &mut Criterion<M>) {
+    let (rows, labels) = synthetic_rows(ROWS, WIDTH, 0.01, 2026);
+    let params = ForestParams::default();
+    let model = params.fit(rows.view()).expect("valid data");
+    let scores = model.score_rows(rows.view()).expect("valid data");
+    let auc = roc_auc(&scores, &labels).expect("both classes present");
+    println!("forest: ROC-AUC on {ROWS} x {WIDTH} rows with 1 % outliers: {auc:.5}");
+
+    let mut g = c.benchmark_group("forest");
+    g.sample_size(20);
+    g.throughput(Throughput::Elements(ROWS as u64));
+    g.bench_function("fit/100k_x5", |b| b.iter(|| params.fit(black_box(rows.view())).expect("valid data")));
+    g.bench_function("fit_with_crate/100k_x5", |b| {
+        b.iter(|| params.fit_with_crate(black_box(rows.view())).expect("valid data"))
+    });
+    let mut out = vec![0.0; ROWS];
+    g.bench_function("score/100k_x5", |b| {
+        b.iter(|| model.score_rows_into(black_box(rows.view()), &mut out).expect("valid data"))
+    });
+    g.throughput(Throughput::Elements(REFERENCE_ROWS as u64));
+    let slice = rows.slice(ndarray::s![..REFERENCE_ROWS, ..]);
+    g.bench_function("score_reference_crate/5k_x5", |b| {
+        b.iter(|| model.to_reference_scores(black_box(slice)).expect("valid data"))
+    });
+    g.finish();
+}
+
+/// `criterion_main!`, with the clock chosen by `ODDSIGHT_BENCH_CLOCK` (see `ThreadTime`).
+fn main() {
+    if thread_clock_requested() {
+        forest(&mut Criterion::default().with_measurement(ThreadTime).configure_from_args());
+    } else {
+        forest(&mut Criterion::default().configure_from_args());
+    }
+    Criterion::default().configure_from_args().final_summary();
+}
