@@ -9,6 +9,7 @@ pub mod esd;
 pub mod eval;
 pub mod forest;
 pub mod monitor;
+pub mod multi;
 pub mod novelty;
 pub mod period;
 pub mod seasonal;
