@@ -266,12 +266,16 @@ impl BucketStats {
             x
         };
         self.weight += 1.0;
+        // One reciprocal serves the mean, the variance and the p95 step. It depends only on the
+        // weight, not on the running mean, so it is off the chain from one sample to the next.
+        let r = 1.0 / self.weight;
         let d = x - self.mean;
-        self.mean += d / self.weight;
+        self.mean += d * r;
         self.ss += d * (x - self.mean);
         // p95 by Robbins–Monro on the pinball loss; a step of ~10 sd / weight suits the
         // density of a Gaussian near its 95th percentile.
-        let step = 10.0 * self.var().sqrt().max(d.abs() * 0.1) / self.weight;
+        let sd = (self.ss * r).max(0.0).sqrt();
+        let step = 10.0 * sd.max(d.abs() * 0.1) * r;
         self.p95 += if x > self.p95 { 0.95 * step } else { -0.05 * step };
         self.n += 1;
     }
@@ -581,10 +585,11 @@ mod tests {
         let sd = b.var().sqrt();
         let x = if b.n >= 3 && sd > 0.0 { x.max(b.mean - clip_z * sd).min(b.mean + clip_z * sd) } else { x };
         b.weight += 1.0;
+        let r = 1.0 / b.weight;
         let d = x - b.mean;
-        b.mean += d / b.weight;
+        b.mean += d * r;
         b.ss += d * (x - b.mean);
-        let step = 10.0 * b.var().sqrt().max(d.abs() * 0.1) / b.weight;
+        let step = 10.0 * (b.ss * r).max(0.0).sqrt().max(d.abs() * 0.1) * r;
         b.p95 += if x > b.p95 { 0.95 * step } else { -0.05 * step };
         b.n += 1;
     }
