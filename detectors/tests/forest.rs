@@ -193,7 +193,8 @@ fn malformed_snapshots_are_typed_errors() {
     let forest = ForestParams::default().trees(3).fit(rows.view()).unwrap();
     let snap = forest.to_snapshot().unwrap();
     let mut env: serde_json::Value = serde_json::from_str(&snap).unwrap();
-    let edits: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let edits: Vec<(&str, Edit)> = vec![
         ("width", Box::new(|s| s["width"] = 3.into())),
         ("zero width", Box::new(|s| s["width"] = 0.into())),
         ("threshold", Box::new(|s| s["threshold"] = 1.5.into())),

@@ -13,17 +13,15 @@ use rand_distr::StandardNormal;
 /// and queries/s follow it with their own noise. Columns: cpu, latency_ms, queries.
 fn service(n: usize, seed: u64) -> Array2<f64> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    Array2::from_shape_fn((n, 3), |_| 0.0).outer_iter_mut().enumerate().fold(
-        Array2::zeros((n, 3)),
-        |mut acc, (i, _)| {
-            let traffic = 100.0 + 40.0 * (i as f64 / 90.0).sin() + 5.0 * rng.sample::<f64, _>(StandardNormal);
-            let e: [f64; 3] = [rng.sample(StandardNormal), rng.sample(StandardNormal), rng.sample(StandardNormal)];
-            acc[[i, 0]] = 0.4 * traffic + 0.8 * e[0];
-            acc[[i, 1]] = 20.0 + 0.1 * traffic + 0.3 * e[1];
-            acc[[i, 2]] = 3.0 * traffic + 4.0 * e[2];
-            acc
-        },
-    )
+    let mut rows = Array2::zeros((n, 3));
+    for (i, mut row) in rows.outer_iter_mut().enumerate() {
+        let traffic = 100.0 + 40.0 * (i as f64 / 90.0).sin() + 5.0 * rng.sample::<f64, _>(StandardNormal);
+        let e: [f64; 3] = [rng.sample(StandardNormal), rng.sample(StandardNormal), rng.sample(StandardNormal)];
+        row[0] = 0.4 * traffic + 0.8 * e[0];
+        row[1] = 20.0 + 0.1 * traffic + 0.3 * e[1];
+        row[2] = 3.0 * traffic + 4.0 * e[2];
+    }
+    rows
 }
 
 const NAMES: [&str; 3] = ["cpu", "latency_ms", "queries"];
@@ -132,7 +130,8 @@ fn pca_snapshots_round_trip_and_reject_malformed_state() {
     let probe = service(50, 9);
     assert_eq!(back.score_rows(probe.view()).unwrap(), pca.score_rows(probe.view()).unwrap());
     let env: serde_json::Value = serde_json::from_str(&snap).unwrap();
-    let edits: Vec<Box<dyn Fn(&mut serde_json::Value)>> = vec![
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let edits: Vec<Edit> = vec![
         Box::new(|s| s["kept"] = 3.into()),
         Box::new(|s| s["kept"] = 0.into()),
         Box::new(|s| s["basis"].as_array_mut().unwrap().truncate(4)),
