@@ -8,6 +8,7 @@ mod error;
 pub mod esd;
 pub mod eval;
 pub mod forest;
+pub mod logs;
 pub mod monitor;
 pub mod multi;
 pub mod novelty;
