@@ -1,8 +1,23 @@
-"""Seeded data and in-process references for the Spark tier (shared by its test modules)."""
+"""The Spark tier's shared parts: seeded data, in-process references, a local SparkSession.
+
+The test modules import what they use from here (fixtures included) and skip themselves where
+pyspark is missing, so the main suite (bindings-python/test.sh, no pyspark) leaves them out.
+There is no conftest.py here: the main suite's tests import theirs by module name.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
+
 import numpy as np
+import pytest
+
+#: pyspark's own warnings about pandas 3 (it works; see docs/scale-out.md), for `pytestmark`.
+QUIET = [
+    pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+]
 
 #: 2024-05-01T00:00:00Z in Unix milliseconds.
 START_MS = 1_714_521_600_000
@@ -70,3 +85,37 @@ def assert_matches(scored, ref: dict, columns, key: str = "series") -> None:
                 np.testing.assert_array_equal(got.astype(np.float64), want[c], err_msg=f"{name} {c}")
             else:
                 assert got.tolist() == want[c].tolist(), f"{name} {c}"
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """A local-mode SparkSession (two cores, few shuffle partitions, no UI)."""
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("oddsight-tests")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.default.parallelism", "4")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.driver.memory", "2g")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def day():
+    """The day of minutes for 200 series (288,000 rows), shuffled."""
+    return day_of_minutes()
+
+
+@pytest.fixture(scope="session")
+def day_reference(day):
+    """`reference` of `day` with the default detector."""
+    return reference(day)

@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 
 pytest.importorskip("pyspark")
+pytest.importorskip("pandas")
 
 import oddsight  # noqa: E402
 import oddsight.spark as ods  # noqa: E402
-from sparkdata import MINUTE_MS, START_MS, assert_matches, day_of_minutes, reference  # noqa: E402
+from sparkdata import QUIET, MINUTE_MS, START_MS, assert_matches, day, day_of_minutes, day_reference, reference, spark  # noqa: E402,F401
 from pyspark.errors import PythonException  # noqa: E402
 
+pytestmark = QUIET
 ALL = list(ods.ALL_VERDICT_COLUMNS)
 
 

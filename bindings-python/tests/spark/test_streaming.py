@@ -7,10 +7,12 @@ import pandas as pd
 import pytest
 
 pytest.importorskip("pyspark")
+pytest.importorskip("pandas")
 
 import oddsight.spark as ods  # noqa: E402
-from sparkdata import MINUTE_MS, START_MS, assert_matches, reference  # noqa: E402
+from sparkdata import QUIET, MINUTE_MS, START_MS, assert_matches, day, day_reference, spark  # noqa: E402,F401
 
+pytestmark = QUIET
 SCHEMA = "series string, timestamp long, value double, region string"
 
 
