@@ -24,21 +24,29 @@ pub(super) fn fit(data: &[f64], width: usize, params: &ForestParams, extension: 
     let psi = params.sample_size.min(n);
     let depth = max_depth(psi);
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
-    let mut builder = Builder {
-        data,
-        width,
-        extension,
-        max_depth: depth,
-        lo: vec![0.0; width],
-        hi: vec![0.0; width],
-        n: vec![0.0; width],
-        p: vec![0.0; width],
-    };
     let mut sample: Vec<u32> = Vec::with_capacity(psi);
+    let mut local: Vec<f64> = Vec::with_capacity(psi * width);
+    let (mut lo, mut hi, mut nv, mut pv) = (vec![0.0; width], vec![0.0; width], vec![0.0; width], vec![0.0; width]);
     let trees = (0..params.trees)
         .map(|_| {
+            // The tree's sample, copied once into a contiguous buffer: building then touches
+            // only this buffer instead of rows scattered over the whole input.
+            local.clear();
+            for i in rand::seq::index::sample(&mut rng, n, psi) {
+                local.extend_from_slice(&data[i * width..(i + 1) * width]);
+            }
             sample.clear();
-            sample.extend(rand::seq::index::sample(&mut rng, n, psi).into_iter().map(|i| i as u32));
+            sample.extend(0..psi as u32);
+            let mut builder = Builder {
+                data: &local,
+                width,
+                extension,
+                max_depth: depth,
+                lo: &mut lo,
+                hi: &mut hi,
+                n: &mut nv,
+                p: &mut pv,
+            };
             let mut tree = Tree {
                 left: Vec::with_capacity(2 * psi),
                 size: Vec::with_capacity(2 * psi),
@@ -74,10 +82,10 @@ struct Builder<'a> {
     width: usize,
     extension: usize,
     max_depth: usize,
-    lo: Vec<f64>,
-    hi: Vec<f64>,
-    n: Vec<f64>,
-    p: Vec<f64>,
+    lo: &'a mut [f64],
+    hi: &'a mut [f64],
+    n: &'a mut [f64],
+    p: &'a mut [f64],
 }
 
 impl Builder<'_> {
@@ -128,15 +136,16 @@ impl Builder<'_> {
         for k in 0..samples.len() {
             let i = samples[k] as usize * w;
             let x = &self.data[i..i + w];
-            let d = x.iter().zip(&self.p).map(|(x, p)| x - p).zip(&self.n).fold(0.0, |acc, (d, n)| acc + d * n);
+            let d =
+                x.iter().zip(self.p.iter()).map(|(x, p)| x - p).zip(self.n.iter()).fold(0.0, |acc, (d, n)| acc + d * n);
             if d <= 0.0 {
                 samples.swap(split, k);
                 split += 1;
             }
         }
         order.push(node as u32);
-        tree.normal.extend_from_slice(&self.n);
-        tree.point.extend_from_slice(&self.p);
+        tree.normal.extend_from_slice(self.n);
+        tree.point.extend_from_slice(self.p);
         let left = tree.left.len();
         tree.left[node] = left as u32;
         tree.left.extend([0, 0]);
