@@ -22,6 +22,7 @@ Scores are bit for bit those of `oddsight.Detector.verdicts_batch` over each ser
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NamedTuple, Union
 
@@ -122,7 +123,7 @@ def score(
     with_snapshots: bool = False,
     late: _Late = "raise",
     **params: Any,
-) -> Any:
+) -> DataFrame | Scored:
     """Scores every series of a (batch) DataFrame with its own detector, in time order.
 
     ``df`` holds one row per point: the ``key`` column(s) naming the series, ``timestamp``
@@ -191,7 +192,7 @@ def score_stream(
     value: str = "value",
     columns: Sequence[str] = VERDICT_COLUMNS,
     late: _Late = "null",
-    idle_timeout: str | None = None,
+    idle_timeout: datetime.timedelta | int | None = None,
     **params: Any,
 ) -> DataFrame:
     """Scores a streaming DataFrame, keeping each series' detector snapshot as Spark state.
@@ -204,15 +205,15 @@ def score_stream(
 
     ``late`` (default ``"null"``): a row older than the newest point its series has learned
     (it came in a later micro-batch) is returned with null verdict columns; ``"raise"``
-    fails the query instead. ``idle_timeout`` (a Spark duration such as ``"7 days"``, in
-    processing time) forgets the state of a series that has received nothing for that long.
+    fails the query instead. ``idle_timeout`` (a `datetime.timedelta` or milliseconds, in
+    processing time) forgets the state of a series that has received nothing for that long;
+    its next rows start a fresh detector.
 
     Returns a streaming DataFrame (output mode ``"append"``) of every row with ``columns``
     added; start it with ``writeStream`` and a ``checkpointLocation``.
     """
     plan = _Plan.build(df, detector, params, key, timestamp, value, columns, late)
-    if idle_timeout is not None and (not isinstance(idle_timeout, str) or not idle_timeout.strip()):
-        raise InvalidParameter(f"invalid parameter idle_timeout: must be a Spark duration such as '1 day', got {idle_timeout!r}")
+    idle_ms = _duration_ms(idle_timeout)
     schema = plan.output_schema(with_snapshot=False)
     state_schema = T.StructType([T.StructField(SNAPSHOT_COLUMN, T.StringType(), False)])
     fresh, inputs, verdicts, keys, late_mode = plan.fresh, plan.names, plan.columns, plan.keys, plan.late
@@ -226,11 +227,11 @@ def score_stream(
         detector = _restore(state.get[0], where) if state.exists else Detector.restore(fresh)
         out = _score_rows(pdf, detector, value, inputs, verdicts, late_mode, where)
         state.update((_snapshot(detector, where),))
-        if idle_timeout is not None:
-            state.setTimeoutDuration(idle_timeout)
+        if idle_ms is not None:
+            state.setTimeoutDuration(idle_ms)
         yield out
 
-    timeout = GroupStateTimeout.NoTimeout if idle_timeout is None else GroupStateTimeout.ProcessingTimeTimeout
+    timeout = GroupStateTimeout.NoTimeout if idle_ms is None else GroupStateTimeout.ProcessingTimeTimeout
     return (
         plan.prepare(df)
         .groupBy(*keys)
@@ -320,6 +321,22 @@ def _keys(key: Key) -> list[str]:
     if not keys or not all(isinstance(k, str) and k for k in keys):
         raise InvalidParameter(f"invalid parameter key: must be a column name or a non-empty list of them, got {key!r}")
     return keys
+
+
+def _duration_ms(duration: Any) -> int | None:
+    if duration is None:
+        return None
+    if isinstance(duration, datetime.timedelta):
+        ms = duration // datetime.timedelta(milliseconds=1)
+    elif isinstance(duration, (int, np.integer)) and not isinstance(duration, bool):
+        ms = int(duration)
+    else:
+        raise InvalidParameter(
+            f"invalid parameter idle_timeout: must be a timedelta or milliseconds, got {type(duration).__name__}"
+        )
+    if ms < 1:
+        raise InvalidParameter(f"invalid parameter idle_timeout: must be at least 1 ms, got {ms} ms")
+    return ms
 
 
 def _unix_ms(col: Column, data_type: T.DataType) -> Column:

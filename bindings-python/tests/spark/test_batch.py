@@ -135,7 +135,9 @@ def test_bad_arguments_are_refused_before_any_job(spark) -> None:
     with pytest.raises(oddsight.InvalidData, match="snapshot"):
         ods.score(df, snapshots=df)
     with pytest.raises(oddsight.InvalidParameter, match="idle_timeout"):
-        ods.score_stream(df, idle_timeout="")
+        ods.score_stream(df, idle_timeout="7 days")
+    with pytest.raises(oddsight.InvalidParameter, match="at least 1 ms"):
+        ods.score_stream(df, idle_timeout=0)
 
 
 def test_bad_data_fails_the_job_naming_the_series(spark) -> None:

@@ -10,7 +10,7 @@ pytest.importorskip("pyspark")
 pytest.importorskip("pandas")
 
 import oddsight.spark as ods  # noqa: E402
-from sparkdata import QUIET, MINUTE_MS, START_MS, assert_matches, day, day_reference, spark  # noqa: E402,F401
+from sparkdata import QUIET, MINUTE_MS, START_MS, assert_matches, day, day_reference, reference, spark  # noqa: E402,F401
 
 pytestmark = QUIET
 SCHEMA = "series string, timestamp long, value double, region string"
@@ -94,3 +94,46 @@ def test_a_restarted_query_continues_where_it_stopped(spark, day, day_reference,
     on_time = scored[~(is_late & scored["anomaly_score"].isna())]
     assert_matches(on_time, day_reference, ods.VERDICT_COLUMNS)
     assert np.isfinite(on_time["anomaly_score"].to_numpy(np.float64)).all()
+
+
+def test_idle_timeout_forgets_silent_series(spark, tmp_path) -> None:
+    import time
+
+    from sparkdata import day_of_minutes
+
+    data = day_of_minutes(series=2, points=300, seed=13)
+    a, b = data[data["series"] == "svc-000"], data[data["series"] == "svc-001"]
+    source, sink, checkpoint = tmp_path / "in", tmp_path / "out", tmp_path / "checkpoint"
+    source.mkdir()
+
+    def run(frame, name):
+        frame.to_parquet(source / name, index=False)
+        stream = spark.readStream.schema(SCHEMA).parquet(str(source))
+        query = (
+            ods.score_stream(stream, "mad", window=30, warmup=10, idle_timeout=1)
+            .writeStream.format("parquet")
+            .option("path", str(sink))
+            .option("checkpointLocation", str(checkpoint))
+            .trigger(availableNow=True)
+            .start()
+        )
+        query.awaitTermination()
+        assert query.exception() is None
+
+    run(_slice(data, 0, 100), "part-0.parquet")
+    time.sleep(1.0)
+    # Only svc-001 speaks: svc-000's state times out in this micro-batch and is dropped.
+    run(_slice(b, 100, 200), "part-1.parquet")
+    run(_slice(a, 100, 200), "part-2.parquet")
+
+    scored = _read(spark, sink)
+    got_a = scored[scored["series"] == "svc-000"].sort_values("timestamp")["anomaly_score"].to_numpy(np.float64)
+    fresh_a = reference(_slice(a, 100, 200), "mad", window=30, warmup=10)["svc-000"]["anomaly_score"]
+    np.testing.assert_array_equal(got_a[100:], fresh_a)
+    first_a = reference(_slice(a, 0, 100), "mad", window=30, warmup=10)["svc-000"]["anomaly_score"]
+    np.testing.assert_array_equal(got_a[:100], first_a)
+    assert not np.array_equal(fresh_a, reference(_slice(a, 0, 200), "mad", window=30, warmup=10)["svc-000"]["anomaly_score"][100:])
+    # svc-001 had rows in every micro-batch until its data ended: it carried on.
+    got_b = scored[scored["series"] == "svc-001"].sort_values("timestamp")["anomaly_score"].to_numpy(np.float64)
+    whole_b = reference(_slice(b, 0, 200), "mad", window=30, warmup=10)["svc-001"]["anomaly_score"]
+    np.testing.assert_array_equal(got_b, whole_b)
