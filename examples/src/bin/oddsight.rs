@@ -3,10 +3,13 @@
 //! Run `oddsight --help` (or `oddsight <command> --help`) for usage and examples.
 
 use clap::{Parser, Subcommand, ValueEnum};
+use oddsight_core::StrikePolicyParams;
 use oddsight_detectors::eval::nab::NabCorpus;
 use oddsight_detectors::eval::synthetic::SuiteParams;
+use oddsight_examples::detect::{DetectOptions, detect_csv, plot, write_json_lines, write_table};
 use oddsight_examples::detector_choice::{DEFAULT_SPEC, build_detector};
 use oddsight_examples::monitor_csv::monitor_csv;
+use oddsight_examples::progress::Progress;
 use oddsight_examples::score_csv::{ScoreOptions, score_csv};
 use oddsight_examples::timestamp::NumericUnit;
 use std::io::Write;
@@ -20,6 +23,7 @@ const AFTER: &str = "\
 Examples:
   oddsight score latency.csv latency_scored.csv
   oddsight score --detector 'mad(window=720)' - - < in.csv > out.csv
+  oddsight detect --plot latency.svg latency.csv
   oddsight eval-nab ../shared/nab/data ../shared/nab/labels/windows.json
   oddsight eval-nab --detector ewma --per-file data/ labels/windows.json
   oddsight eval-synthetic --detector mad
@@ -86,6 +90,34 @@ enum Command {
         /// Output CSV, or `-` for standard output.
         output: PathBuf,
     },
+    /// Find the anomalies and alerts in a `timestamp,value` CSV: a table, JSON lines or a chart.
+    #[command(after_help = DETECT_AFTER)]
+    Detect {
+        /// Detector specification.
+        #[arg(long, short, value_name = "SPEC", default_value = DEFAULT_SPEC)]
+        detector: String,
+        /// Strikes (points at or above --threshold) in a row that raise an alert.
+        #[arg(long, value_name = "K", default_value_t = 3)]
+        strikes: u32,
+        /// Raise an alert on K strikes among the last N points instead of K in a row.
+        #[arg(long, value_name = "N")]
+        within: Option<u32>,
+        /// Anomaly score at or above which a point is a strike, in (0, 1); 0.5 is |z| = 3.
+        #[arg(long, value_name = "SCORE", default_value_t = 0.5)]
+        threshold: f64,
+        /// How numeric timestamps are read: `auto` decides from the first one (≥ 1e11 is
+        /// milliseconds).
+        #[arg(long, value_enum, default_value_t = Unit::Auto)]
+        time_unit: Unit,
+        /// Print one JSON object per anomaly and per alert instead of tables.
+        #[arg(long)]
+        json: bool,
+        /// Also draw the series, its expected band, the anomalies and the alerts as an SVG file.
+        #[arg(long, value_name = "OUT.svg")]
+        plot: Option<PathBuf>,
+        /// Input CSV, or `-` for standard input.
+        input: PathBuf,
+    },
     /// Run a detector over a NAB-format corpus and print its NAB scores.
     #[command(name = "eval-nab", after_help = NAB_AFTER)]
     EvalNab {
@@ -129,7 +161,7 @@ enum Command {
         input: PathBuf,
     },
     /// Write seeded example incident cases (with truth.json) to a folder.
-    #[command(name = "gen-cases")]
+    #[command(name = "gen-cases", after_help = GEN_CASES_AFTER)]
     GenCases {
         /// How many cases.
         #[arg(long, default_value_t = 5)]
@@ -183,6 +215,37 @@ Examples:
   oddsight eval-synthetic
   oddsight eval-synthetic --detector ewma --replicates 20 --seed 7
   oddsight eval-synthetic --json > synthetic.json";
+
+const DETECT_AFTER: &str = "\
+INPUT is read as `oddsight score` reads it: a header naming `timestamp` and `value`, any of the
+timestamp formats listed there, one row per point. Each point is judged by the detector against
+the points before it, then handed to the alert policy (core's strike policy): a point scoring at
+or above --threshold is an anomaly (a strike); --strikes in a row (or --strikes among --within
+points) raise an alert, three calm points in a row resolve it, and strikes are kept out of the
+baseline. Times are shown in UTC.
+
+The table lists each anomaly (time, value, expected value, normal band, score, severity with its
+0-10 score, why) and each alert (start, end, peak severity). --json prints instead one object
+per line: {\"kind\": \"anomaly\", \"timestamp\", \"time\", \"value\", \"expected\", \"lower\",
+\"upper\", \"score\", \"z\", \"severity\", \"severity_score\", \"direction\", \"component\", \"why\"}
+then {\"kind\": \"alert\", \"id\", \"start\", \"end\", \"peak_severity\", \"peak_score\", ...}
+(timestamps in Unix ms). A progress bar is drawn on standard error for long files when it is a
+terminal.
+
+Examples:
+  oddsight detect latency.csv
+  oddsight detect --detector 'mad(window=720)' --strikes 5 --threshold 0.7 latency.csv
+  oddsight detect --json latency.csv | jq 'select(.kind == \"alert\")'
+  oddsight detect --plot latency.svg --strikes 3 --within 5 latency.csv";
+
+const GEN_CASES_AFTER: &str = "\
+Each case folder holds data.csv, inject_time.txt, changes.json, logs.jsonl, topology.json and
+truth.json (the known root cause, which `oddsight investigate` does not read). The same seed
+gives the same cases.
+
+Examples:
+  oddsight gen-cases /tmp/cases
+  oddsight gen-cases --count 20 --seed 7 cases/ && oddsight investigate cases/case-003";
 
 const MONITOR_AFTER: &str = r#"INPUT is long format with the header `timestamp,series,value`, sorted by time; a series is a
 metric name with optional labels, latency_p95{service="checkout",host="a"} (written bare, or
@@ -240,6 +303,16 @@ fn main() -> ExitCode {
             };
             score(&detector, unit, quiet, &input, &output)
         }
+        Command::Detect { detector, strikes, within, threshold, time_unit, json, plot, input } => {
+            let policy = match within {
+                Some(n) => StrikePolicyParams::k_of_n(strikes, n),
+                None => StrikePolicyParams::strikes(strikes),
+            };
+            let exit = policy.exit.min(threshold);
+            let policy = policy.levels(threshold, exit);
+            let options = DetectOptions { unit: numeric_unit(time_unit), policy, keep_series: plot.is_some() };
+            detect(&detector, options, json, plot.as_deref(), &input)
+        }
         Command::EvalNab { detector, per_file, json, data_dir, windows } => {
             eval_nab(&detector, per_file, json, &data_dir, &windows)
         }
@@ -258,6 +331,72 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn numeric_unit(unit: Unit) -> NumericUnit {
+    match unit {
+        Unit::Auto => NumericUnit::Auto,
+        Unit::S => NumericUnit::Seconds,
+        Unit::Ms => NumericUnit::Millis,
+    }
+}
+
+fn detect(spec: &str, options: DetectOptions, json: bool, svg: Option<&Path>, input: &Path) -> Result<(), String> {
+    let detector = build_detector(spec).map_err(|e| format!("{e} (see `oddsight detect --help`)"))?;
+    let shown_in = if is_stdio(input) { "<stdin>".to_string() } else { input.display().to_string() };
+    let hint = |e: oddsight_examples::score_csv::ScoreError| {
+        if e.line <= 1 {
+            format!("{shown_in}: {e} (see `oddsight detect --help` for the input format)")
+        } else {
+            format!("{shown_in}: {e}")
+        }
+    };
+    let report = if is_stdio(input) {
+        detect_csv(std::io::stdin(), detector, &options, None).map_err(hint)?
+    } else {
+        let file = std::fs::File::open(input).map_err(|e| {
+            format!("{shown_in}: cannot open: {e} (check the path, or give `-` to read standard input)")
+        })?;
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        if Progress::wanted(size) {
+            let mut progress = Progress::new(shown_in.clone(), size);
+            let reader = progress.reader(file);
+            detect_csv(reader, detector, &options, Some(&mut progress)).map_err(hint)?
+        } else {
+            detect_csv(file, detector, &options, None).map_err(hint)?
+        }
+    };
+    if svg.is_some() && report.series.is_empty() {
+        return Err(format!("{shown_in}: no data rows, nothing to plot"));
+    }
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let write = |e: std::io::Error| format!("cannot write to standard output: {e}");
+    if json {
+        write_json_lines(&report, &mut out).map_err(write)?;
+    } else {
+        writeln!(
+            out,
+            "{shown_in}: {} rows, detector {spec}; {} anomalies, {} alerts{}\n",
+            report.rows,
+            report.anomalies.len(),
+            report.alerts.len(),
+            if report.clamped > 0 {
+                format!(" ({} out-of-order timestamps clamped)", report.clamped)
+            } else {
+                String::new()
+            }
+        )
+        .map_err(write)?;
+        write_table(&report, &mut out).map_err(write)?;
+    }
+    out.flush().map_err(write)?;
+    if let Some(path) = svg {
+        let title = format!("{shown_in}: {spec}, {} anomalies, {} alerts", report.anomalies.len(), report.alerts.len());
+        std::fs::write(path, plot(&report, &title))
+            .map_err(|e| format!("{}: cannot write the chart: {e}", path.display()))?;
+        eprintln!("oddsight: chart written to {}", path.display());
+    }
+    Ok(())
 }
 
 fn monitor(config: &Path, input: &Path) -> Result<(), String> {
