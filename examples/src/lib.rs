@@ -5,6 +5,7 @@
 
 pub mod detect;
 pub mod detector_choice;
+pub mod logs_cmd;
 pub mod monitor_csv;
 pub mod progress;
 pub mod score_csv;

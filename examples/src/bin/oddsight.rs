@@ -27,6 +27,7 @@ Examples:
   oddsight eval-nab ../shared/nab/data ../shared/nab/labels/windows.json
   oddsight eval-nab --detector ewma --per-file data/ labels/windows.json
   oddsight eval-synthetic --detector mad
+  oddsight logs --threshold 0.9 app.jsonl
   oddsight gen-cases --count 3 /tmp/cases && oddsight investigate /tmp/cases/case-000
 
 Detectors (--detector SPEC): default, ewma, window, mad, iqr, roc, seasonal, ratio, seasonal_agg,
@@ -116,6 +117,22 @@ enum Command {
         #[arg(long, value_name = "OUT.svg")]
         plot: Option<PathBuf>,
         /// Input CSV, or `-` for standard input.
+        input: PathBuf,
+    },
+    /// Find the anomalous lines of a log file (JSON lines, logfmt or plain text); print one
+    /// JSON object per anomaly.
+    #[command(after_help = oddsight_examples::logs_cmd::LOGS_HELP)]
+    Logs {
+        /// Expected fraction of outlying lines in INPUT, in (0, 0.5].
+        #[arg(long, default_value_t = 0.1)]
+        contamination: f64,
+        /// Least confidence of a reported line, in [0, 1].
+        #[arg(long, default_value_t = 0.7)]
+        threshold: f64,
+        /// The log format.
+        #[arg(long, default_value = "auto", value_parser = ["auto", "jsonl", "logfmt", "plain"])]
+        format: String,
+        /// The log file, or `-` for standard input.
         input: PathBuf,
     },
     /// Run a detector over a NAB-format corpus and print its NAB scores.
@@ -322,6 +339,9 @@ fn main() -> ExitCode {
         Command::Investigate { json, llm, case_dir } => investigate(json, llm, &case_dir),
         Command::GenCases { count, seed, out_dir } => gen_cases(count, seed, &out_dir),
         Command::Monitor { config, input } => monitor(&config, &input),
+        Command::Logs { contamination, threshold, format, input } => {
+            oddsight_examples::logs_cmd::run(&input, &format, contamination, threshold)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
