@@ -27,12 +27,12 @@ use oddsight_detectors::AnyDetector;
 use oddsight_detectors::monitor::{
     AlertEventKind, IncidentEventKind, Monitor, MonitorEvent, MonitorOptions, TargetConfig,
 };
+use oddsight_examples::svg::{ChartPoint, Marker, TimeChart};
 use oddsight_investigate::actions::{ActionContext, ActionPlan, ActionRegistry};
 use oddsight_investigate::verify::check_signal;
 use oddsight_investigate::{Case, ChangeEvent, ChangeKind, InvestigationOptions, Series, Topology, investigate_case};
 use serde_json::json;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -212,7 +212,7 @@ fn main() -> Res<()> {
     // The chart's own view of checkout latency: the same seasonal detector, scored point by point.
     let mut chart_detector = AnyDetector::parse("seasonal")?;
     chart_detector.update_batch(&history, &columns[0])?;
-    let mut chart: Vec<(i64, f64, f64, f64, f64, bool)> = Vec::new(); // t, value, expected, lower, upper, anomaly
+    let mut chart: Vec<ChartPoint> = Vec::new();
 
     println!("streaming live from {}; a deploy of checkout ({DEPLOY_ID}) lands at {}\n", clock(LIVE), clock(DEPLOY));
     println!("{}  DEPLOY  {DEPLOY_ID} on checkout (ORM change: eager loading of cart items removed)", clock(DEPLOY));
@@ -241,7 +241,12 @@ fn main() -> Res<()> {
             if !v.is_anomaly {
                 chart_detector.update(p)?;
             }
-            chart.push((t, v.value, v.expected, v.lower, v.upper, v.is_anomaly));
+            chart.push(ChartPoint {
+                timestamp: t,
+                value: v.value,
+                band: v.warm.then_some((v.expected, v.lower, v.upper)),
+                anomaly: v.is_anomaly,
+            });
         } else {
             chart_detector.update(oddsight_core::Point::new(t, row[0].1))?;
         }
@@ -505,68 +510,28 @@ fn investigate(monitor: &Monitor, incident_id: u64, recorder: &Recorder, now: i6
 }
 
 /// Writes the chart; returns the path written.
-fn write_svg(path: &str, chart: &[(i64, f64, f64, f64, f64, bool)], marks: &Marks) -> Res<String> {
-    let (w, h, pad) = (1000.0, 420.0, 50.0);
-    let t0 = chart.first().ok_or("empty chart")?.0 as f64;
-    let t1 = chart.last().ok_or("empty chart")?.0 as f64;
-    let ymax = chart.iter().map(|p| p.1.max(p.4)).fold(0.0, f64::max) * 1.05;
-    let x = |t: i64| pad + (t as f64 - t0) / (t1 - t0).max(1.0) * (w - 2.0 * pad);
-    let y = |v: f64| h - pad - v / ymax * (h - 2.0 * pad);
-    let mut s = String::new();
-    writeln!(
-        s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="11">"#
-    )?;
-    writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#)?;
-    writeln!(
-        s,
-        r#"<text x="{pad}" y="20" font-size="14">checkout latency_p95 (ms) with its seasonal expected band</text>"#
-    )?;
-    let upper: Vec<String> = chart.iter().map(|p| format!("{:.1},{:.1}", x(p.0), y(p.4))).collect();
-    let lower: Vec<String> = chart.iter().rev().map(|p| format!("{:.1},{:.1}", x(p.0), y(p.3.max(0.0)))).collect();
-    writeln!(s, r##"<polygon points="{} {}" fill="#cde" stroke="none"/>"##, upper.join(" "), lower.join(" "))?;
-    let expected: Vec<String> = chart.iter().map(|p| format!("{:.1},{:.1}", x(p.0), y(p.2))).collect();
-    writeln!(s, r##"<polyline points="{}" fill="none" stroke="#68a" stroke-dasharray="4 3"/>"##, expected.join(" "))?;
-    let values: Vec<String> = chart.iter().map(|p| format!("{:.1},{:.1}", x(p.0), y(p.1))).collect();
-    writeln!(s, r##"<polyline points="{}" fill="none" stroke="#222" stroke-width="1.2"/>"##, values.join(" "))?;
-    for p in chart.iter().filter(|p| p.5) {
-        writeln!(s, r##"<circle cx="{:.1}" cy="{:.1}" r="2.5" fill="#d22"/>"##, x(p.0), y(p.1))?;
+fn write_svg(path: &str, chart: &[ChartPoint], marks: &Marks) -> Res<String> {
+    if chart.is_empty() {
+        return Err("empty chart".into());
     }
-    let mut vline = |t: i64, color: &str, label: &str, row: f64| -> std::fmt::Result {
-        let xt = x(t);
-        writeln!(
-            s,
-            r#"<line x1="{xt:.1}" y1="{pad}" x2="{xt:.1}" y2="{}" stroke="{color}" stroke-dasharray="3 2"/>"#,
-            h - pad
-        )?;
-        writeln!(s, r#"<text x="{:.1}" y="{:.1}" fill="{color}">{label}</text>"#, xt + 3.0, pad + 12.0 * row)
+    let mut svg = TimeChart::new("checkout latency_p95 (ms) with its seasonal expected band", chart);
+    svg.time_label = Box::new(clock);
+    let mut mark = |timestamp: i64, label: String, color: &str| {
+        svg.markers.push(Marker { timestamp, label, color: color.into() });
     };
-    vline(DEPLOY, "#c60", "deploy", 1.0)?;
-    for (i, (t, target)) in marks.fired.iter().filter(|(t, _)| *t >= DEPLOY).enumerate() {
-        vline(*t, "#d22", &format!("alert: {target}"), 2.0 + i as f64)?;
+    mark(DEPLOY, "deploy".into(), "#c60");
+    for (t, target) in marks.fired.iter().filter(|(t, _)| *t >= DEPLOY) {
+        mark(*t, format!("alert: {target}"), "#d22");
     }
     if let Some(t) = marks.incident {
-        vline(t, "#819", "incident", 8.0)?;
+        mark(t, "incident".into(), "#819");
     }
     if let Some(t) = marks.rollback {
-        vline(t, "#282", "rollback", 1.0)?;
+        mark(t, "rollback".into(), "#282");
     }
-    for k in 0..=4 {
-        let v = ymax * k as f64 / 4.0;
-        writeln!(s, r##"<text x="5" y="{:.1}" fill="#555">{v:.0}</text>"##, y(v) + 4.0)?;
-    }
-    writeln!(s, r##"<text x="{pad}" y="{}" fill="#555">{}</text>"##, h - 15.0, clock(t0 as i64))?;
-    writeln!(
-        s,
-        r##"<text x="{}" y="{}" fill="#555" text-anchor="end">{}</text>"##,
-        w - pad,
-        h - 15.0,
-        clock(t1 as i64)
-    )?;
-    writeln!(s, "</svg>")?;
     if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(path, s)?;
+    std::fs::write(path, svg.render())?;
     Ok(path.to_string())
 }
