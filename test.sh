@@ -33,6 +33,9 @@ done
 step "benches in test mode"
 cargo bench -p oddsight-benches -- --test
 
+step "fuzz targets: build on stable, a short smoke run of each"
+fuzz/smoke.sh
+
 step "Python bindings: wheel into a fresh virtualenv, pytest"
 bindings-python/test.sh
 
