@@ -207,7 +207,9 @@ def score_stream(
     (it came in a later micro-batch) is returned with null verdict columns; ``"raise"``
     fails the query instead. ``idle_timeout`` (a `datetime.timedelta` or milliseconds, in
     processing time) forgets the state of a series that has received nothing for that long;
-    its next rows start a fresh detector.
+    its next rows start a fresh detector. Spark then runs micro-batches without data to
+    expire state, so a query with ``idle_timeout`` under ``Trigger.AvailableNow`` (or
+    ``once``) never finishes: use a processing-time trigger.
 
     Returns a streaming DataFrame (output mode ``"append"``) of every row with ``columns``
     added; start it with ``writeStream`` and a ``checkpointLocation``.

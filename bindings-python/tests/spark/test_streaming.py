@@ -101,39 +101,47 @@ def test_idle_timeout_forgets_silent_series(spark, tmp_path) -> None:
 
     from sparkdata import day_of_minutes
 
-    data = day_of_minutes(series=2, points=300, seed=13)
-    a, b = data[data["series"] == "svc-000"], data[data["series"] == "svc-001"]
+    spec = {"detector": "mad", "window": 30, "warmup": 10}
+    a = day_of_minutes(series=1, points=200, seed=13)
     source, sink, checkpoint = tmp_path / "in", tmp_path / "out", tmp_path / "checkpoint"
     source.mkdir()
+    stream = spark.readStream.schema(SCHEMA).parquet(str(source))
+    query = (
+        ods.score_stream(stream, **spec, idle_timeout=1)
+        .writeStream.format("parquet")
+        .option("path", str(sink))
+        .option("checkpointLocation", str(checkpoint))
+        .trigger(processingTime="200 milliseconds")
+        .start()
+    )
+    # Expiring state runs micro-batches without data, so the stream is never idle and
+    # processAllAvailable would not return: poll the sink instead.
+    def wait_for(rows: int, batches_after: int = 0) -> None:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            committed = (sink / "_spark_metadata").exists() and len(_read(spark, sink)) >= rows
+            progress = query.lastProgress
+            if committed and progress is not None and progress["batchId"] >= batches_after:
+                return
+            time.sleep(0.5)
+        raise AssertionError(f"the query did not reach {rows} rows")
 
-    def run(frame, name):
-        frame.to_parquet(source / name, index=False)
-        stream = spark.readStream.schema(SCHEMA).parquet(str(source))
-        query = (
-            ods.score_stream(stream, "mad", window=30, warmup=10, idle_timeout=1)
-            .writeStream.format("parquet")
-            .option("path", str(sink))
-            .option("checkpointLocation", str(checkpoint))
-            .trigger(availableNow=True)
-            .start()
-        )
-        query.awaitTermination()
-        assert query.exception() is None
+    try:
+        _slice(a, 0, 100).to_parquet(source / "part-0.parquet", index=False)
+        wait_for(100)
+        # Two more micro-batches (without data): the series' state times out and is dropped.
+        wait_for(100, batches_after=query.lastProgress["batchId"] + 2)
+        _slice(a, 100, 200).to_parquet(source / "part-1.parquet", index=False)
+        wait_for(200)
+    finally:
+        query.stop()
+    assert query.exception() is None
 
-    run(_slice(data, 0, 100), "part-0.parquet")
-    time.sleep(1.0)
-    # Only svc-001 speaks: svc-000's state times out in this micro-batch and is dropped.
-    run(_slice(b, 100, 200), "part-1.parquet")
-    run(_slice(a, 100, 200), "part-2.parquet")
-
-    scored = _read(spark, sink)
-    got_a = scored[scored["series"] == "svc-000"].sort_values("timestamp")["anomaly_score"].to_numpy(np.float64)
-    fresh_a = reference(_slice(a, 100, 200), "mad", window=30, warmup=10)["svc-000"]["anomaly_score"]
-    np.testing.assert_array_equal(got_a[100:], fresh_a)
-    first_a = reference(_slice(a, 0, 100), "mad", window=30, warmup=10)["svc-000"]["anomaly_score"]
-    np.testing.assert_array_equal(got_a[:100], first_a)
-    assert not np.array_equal(fresh_a, reference(_slice(a, 0, 200), "mad", window=30, warmup=10)["svc-000"]["anomaly_score"][100:])
-    # svc-001 had rows in every micro-batch until its data ended: it carried on.
-    got_b = scored[scored["series"] == "svc-001"].sort_values("timestamp")["anomaly_score"].to_numpy(np.float64)
-    whole_b = reference(_slice(b, 0, 200), "mad", window=30, warmup=10)["svc-001"]["anomaly_score"]
-    np.testing.assert_array_equal(got_b, whole_b)
+    got = _read(spark, sink).sort_values("timestamp")["anomaly_score"].to_numpy(np.float64)
+    first = reference(_slice(a, 0, 100), **spec)["svc-000"]["anomaly_score"]
+    fresh = reference(_slice(a, 100, 200), **spec)["svc-000"]["anomaly_score"]
+    carried_on = reference(a, **spec)["svc-000"]["anomaly_score"][100:]
+    assert len(got) == 200
+    np.testing.assert_array_equal(got[:100], first)
+    np.testing.assert_array_equal(got[100:], fresh)
+    assert not np.array_equal(fresh, carried_on)
