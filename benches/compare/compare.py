@@ -22,7 +22,9 @@ work of a shared machine does not count. Every tool is held to one thread (`n_jo
 `nthreads=1`, and OMP/BLAS thread counts set to 1 by run.sh); a Python run whose process CPU time
 exceeds its thread CPU time by more than 5 % is flagged, since work on another thread would be
 missing from the figure. Wall-clock medians are printed beside the CPU medians. Only the
-detector call is timed: reading the data and converting it is not.
+detector call is timed: reading the data and converting it is not. Each timed Python call gets
+one untimed warm-up run first (not river's per-point loops, which have nothing to warm up and
+take minutes); the Rust runners need none.
 
 Standard library and numpy; each peer is optional (listed as skipped when it cannot be imported
 or fails).
@@ -236,10 +238,15 @@ class Row:
         return statistics.median(self.wall_s) if self.wall_s else float("nan")
 
 
-def measure(run: Callable[[], Any], repeat: int) -> tuple[list[float], list[float], Any, bool]:
+def measure(run: Callable[[], Any], repeat: int, warm_up: bool = True) -> tuple[list[float], list[float], Any, bool]:
     """Runs `run` `repeat` times: thread-CPU and wall seconds of each run, the last result, and
-    whether any run used noticeably more process CPU than thread CPU (work on other threads)."""
+    whether any run used noticeably more process CPU than thread CPU (work on other threads).
+
+    With `warm_up`, one untimed run comes first: the first call into a library pays for lazy
+    imports and set-up (scikit-learn's first fit takes several times its later ones)."""
     cpu, wall, other_threads, result = [], [], False, None
+    if warm_up:
+        run()
     for _ in range(repeat):
         result = None
         gc.collect()
@@ -391,7 +398,7 @@ def stream_section(args: argparse.Namespace, work: Path) -> tuple[Stream, list[R
                 var.update(x)
             return z
 
-        row.cpu_s, row.wall_s, z, threads = measure(run, args.slow_repeat)
+        row.cpu_s, row.wall_s, z, threads = measure(run, args.slow_repeat, warm_up=False)
         flag_threads(row, threads)
         row.extra = evaluate(data, z, z > 3.0)
 
@@ -414,7 +421,7 @@ def stream_section(args: argparse.Namespace, work: Path) -> tuple[Stream, list[R
                 model.learn_one(point)
             return scores, flags
 
-        row.cpu_s, row.wall_s, (scores, flags), threads = measure(run, args.slow_repeat)
+        row.cpu_s, row.wall_s, (scores, flags), threads = measure(run, args.slow_repeat, warm_up=False)
         flag_threads(row, threads)
         row.extra = evaluate(data, scores, flags)
 
