@@ -9,14 +9,15 @@
 //!
 //! `VALUES.f64` and `TIMESTAMPS.i64` hold the series as raw little-endian `f64` values and `i64`
 //! Unix milliseconds. Each of `REPEATS` runs builds a fresh detector from `SPEC` and observes the
-//! whole series with `observe_batch` (judge each point against the ones before it, then learn
-//! it); only that call is timed, on the thread's CPU clock and on the wall clock. The last run's
-//! verdicts go to `SCORES.f64`: `n` anomaly scores followed by `n` decisions (`1.0` where
+//! whole series point by point with `observe` (judge each point against the ones before it, then
+//! learn it), keeping each verdict's anomaly score and decision, as a streaming caller does; only
+//! that loop is timed, on the thread's CPU clock and on the wall clock. The last run's verdicts
+//! go to `SCORES.f64`: `n` anomaly scores followed by `n` decisions (`1.0` where
 //! `is_anomaly`, else `0.0`). Prints one JSON object: `{"cpu_s": [...], "wall_s": [...]}`.
 
 use criterion::measurement::Measurement;
 use oddsight_benches::ThreadTime;
-use oddsight_core::Detector;
+use oddsight_core::{Detector, Point};
 use oddsight_detectors::AnyDetector;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -52,21 +53,27 @@ fn run(args: &[String]) -> Result<(), String> {
     }
     let clock = ThreadTime;
     let (mut cpu, mut wall) = (Vec::with_capacity(repeats), Vec::with_capacity(repeats));
-    let mut last = Vec::new();
+    let mut last = (Vec::new(), Vec::new());
     for _ in 0..repeats {
         let mut detector = AnyDetector::parse(spec).map_err(|e| format!("{spec}: {e}"))?;
+        let mut scores = Vec::with_capacity(values.len());
+        let mut flags = Vec::with_capacity(values.len());
         let (cpu_start, wall_start) = (clock.start(), Instant::now());
-        let verdicts = detector.observe_batch(&timestamps, &values).map_err(|e| e.to_string())?;
+        for (&t, &v) in timestamps.iter().zip(&values) {
+            let verdict = detector.observe(Point::new(t, v)).map_err(|e| e.to_string())?;
+            scores.push(verdict.anomaly_score);
+            flags.push(verdict.is_anomaly);
+        }
         cpu.push(clock.end(cpu_start).as_secs_f64());
         wall.push(wall_start.elapsed().as_secs_f64());
-        last = verdicts;
+        last = (scores, flags);
     }
-    let mut bytes = Vec::with_capacity(last.len() * 16);
-    for v in &last {
-        bytes.extend_from_slice(&v.anomaly_score.to_le_bytes());
+    let mut bytes = Vec::with_capacity(last.0.len() * 16);
+    for s in &last.0 {
+        bytes.extend_from_slice(&s.to_le_bytes());
     }
-    for v in &last {
-        bytes.extend_from_slice(&f64::from(u8::from(v.is_anomaly)).to_le_bytes());
+    for &f in &last.1 {
+        bytes.extend_from_slice(&f64::from(u8::from(f)).to_le_bytes());
     }
     std::fs::write(out, bytes).map_err(|e| format!("cannot write {out}: {e}"))?;
     let list = |xs: &[f64]| xs.iter().map(|x| format!("{x:.9}")).collect::<Vec<_>>().join(", ");
