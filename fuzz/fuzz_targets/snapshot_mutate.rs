@@ -116,8 +116,8 @@ fn mutate(u: &mut Unstructured<'_>, root: &mut Value) -> Result<()> {
         let replacement = match u.int_in_range(0..=14u8)? {
             0 => json!(0),
             1 => json!(-1),
-            2 => json!(1e308),
-            3 => json!(-1e308),
+            2 => json!(oddsight_fuzz::MAX_MAGNITUDE),
+            3 => json!(-oddsight_fuzz::MAX_MAGNITUDE),
             4 => json!(u64::MAX),
             5 => json!(i64::MIN),
             6 => json!(0.5),

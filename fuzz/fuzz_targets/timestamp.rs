@@ -2,8 +2,8 @@
 //!
 //! The input is two timestamps separated by a NUL byte. Invariants: nothing panics; the date
 //! the parser caches from the first never changes how the second reads (a fresh parser in the
-//! same unit agrees); a result is within the documented ±8.64e15 ms; and a timestamp `jiff`
-//! reads as RFC 3339 gets the same millisecond.
+//! same unit agrees); a result is within the documented ±8.64e15 ms; and a timestamp both it
+//! and `jiff` read as RFC 3339 gets the same millisecond.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -24,11 +24,13 @@ fuzz_target!(|data: &[u8]| {
             assert!(ms.unsigned_abs() <= 8_640_000_000_000_000, "{ms} ms is out of range");
         }
         if let Ok(text) = std::str::from_utf8(first)
-            && let Ok(ts) = text.trim().parse::<jiff::Timestamp>()
+            && let Ok(ts) = text.parse::<jiff::Timestamp>()
             && !text.contains(":60")
             && ts.as_millisecond() >= 0
+            && let Ok(ms) = a
         {
-            assert_eq!(a, Ok(ts.as_millisecond()), "{text:?} reads differently from jiff");
+            // The parser may refuse what jiff takes (offsets past ±23:59), never read it otherwise.
+            assert_eq!(ms, ts.as_millisecond(), "{text:?} reads differently from jiff");
         }
     }
 });

