@@ -144,6 +144,46 @@ fn bad_training_data_is_rejected() {
         assert!(matches!(e, Error::NonFiniteAt { row: 7, column: 2, .. }), "{e}");
         assert_eq!(code(&e), "NonFiniteValue");
     }
+    // finite values whose range overflows: no intercept can be drawn in it
+    let mut rows = Array2::<f64>::zeros((10, 3));
+    rows[[2, 1]] = f64::MAX;
+    rows[[5, 1]] = -f64::MAX;
+    for fit in [ForestParams::fit, ForestParams::fit_with_crate] {
+        let e = fit(&ForestParams::default(), rows.view()).unwrap_err();
+        assert_eq!(code(&e), "InvalidData", "{e}");
+        assert!(e.to_string().contains("metric 1"), "{e}");
+    }
+}
+
+#[test]
+fn every_extension_level_agrees_with_the_reference_and_is_deterministic() {
+    // Level 0 is scored with one comparison per step, the others with hyperplane records of one
+    // cache line (up to 6 metrics) or more; all must follow the reference's paths.
+    for (width, seed) in [(2, 21u64), (6, 22), (7, 23)] {
+        let (rows, _) = synthetic_rows(2500, width, 0.02, seed);
+        let (probe, _) = synthetic_rows(1500, width, 0.05, seed + 100);
+        for level in 0..width {
+            let params = ForestParams::default().trees(40).extension_level(Some(level)).seed(seed);
+            let forest = params.fit(rows.view()).unwrap();
+            assert_eq!(forest, params.fit(rows.view()).unwrap(), "width {width} level {level}");
+            let fast = forest.score_rows(probe.view()).unwrap();
+            let reference = forest.to_reference_scores(probe.view()).unwrap();
+            let worst = fast.iter().zip(&reference).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+            assert!(worst <= 1e-9, "width {width} level {level}: worst difference {worst}");
+        }
+    }
+}
+
+#[test]
+fn the_threshold_from_drawn_training_rows_flags_the_contamination() {
+    // More rows than THRESHOLD_ROWS: the threshold comes from the scores of a seeded draw of
+    // them, and still flags about `contamination` of all the rows.
+    let (rows, _) = synthetic_rows(forest::THRESHOLD_ROWS + 3000, 3, 0.01, 4);
+    let contamination = 0.05;
+    let model = ForestParams::default().trees(20).contamination(contamination).fit(rows.view()).unwrap();
+    let scores = model.score_rows(rows.view()).unwrap();
+    let above = scores.iter().filter(|&&s| model.is_outlier(s)).count() as f64 / scores.len() as f64;
+    assert!((above - contamination).abs() < 0.01, "{above}");
 }
 
 #[test]

@@ -17,11 +17,14 @@
 //!   fit by the crate itself is still available as [`ForestParams::fit_with_crate`].
 //! * **Scoring is flattened.** The crate walks boxed nodes recursively, one row at a time
 //!   with a branch per node that the processor cannot predict. Here every tree is packed
-//!   into contiguous arrays (per node the normal `n` and the offset `n·p`, the index of the left
-//!   child, and per leaf its whole path length, `depth + c(size)`, precomputed), leaves point to
-//!   themselves so that every row takes exactly `depth` branch-free steps, and rows go through
-//!   each tree in blocks so that the tree stays in cache. The per-width inner loop is
-//!   monomorphised for widths up to 16.
+//!   into one array of step records, level by level (per node the normal `n`, the offset `n·p`
+//!   and the index of the left child, one cache line for up to 6 metrics; per leaf its whole
+//!   path length, `depth + c(size)`, precomputed), leaves point to themselves so that every row
+//!   takes exactly `depth` branch-free steps, and rows go through each tree in blocks so that
+//!   the tree stays in cache. When every split uses one metric (extension level 0), a step is a
+//!   single comparison of that metric with a threshold, the exact floating-point boundary of
+//!   the hyperplane test, so the paths are the same. The inner loops are monomorphised for
+//!   widths up to 16.
 //!
 //! **Widths.** The crate fixes the number of metrics at compile time (`Forest<f64, N>`); this
 //! module takes it at run time. The flattened layout does not depend on the width at all; the
@@ -168,15 +171,17 @@ impl ForestParams {
     /// # Errors
     /// [`Error::Core`] with `InvalidParameter` for bad parameters (an extension level not
     /// below the width included), `Empty` for no columns, `Shape` for fewer than 2 rows;
-    /// [`Error::NonFiniteAt`] for a NaN or infinite value.
+    /// [`Error::NonFiniteAt`] for a NaN or infinite value; [`Error::Numeric`] for a metric whose
+    /// range (maximum minus minimum) overflows to infinity.
     pub fn fit(&self, rows: ArrayView2<'_, f64>) -> Result<IsolationForest> {
         self.validate()?;
         let width = check_training(rows)?;
         let extension = self.resolved_extension(width)?;
         let data = row_major(rows);
+        check_ranges(&data, width)?;
         let fitted = train::fit(&data, width, self, extension);
         IsolationForest::assemble(self.clone(), width, fitted.psi, fitted.trees, |forest| {
-            fitted.threshold_rows.iter().map(|&i| forest.flat.score_one(&data[i * width..(i + 1) * width])).collect()
+            forest.scores_of(&data, &fitted.threshold_rows)
         })
     }
 
@@ -194,13 +199,12 @@ impl ForestParams {
         let width = check_training(rows)?;
         let extension = self.resolved_extension(width)?;
         let data = row_major(rows);
+        check_ranges(&data, width)?;
         let n = rows.nrows();
         let psi = self.sample_size.min(n);
         let trees = reference::fit_with_crate(&data, width, self.trees, psi, extension)?;
         let threshold_rows = train::threshold_rows(n, self.seed);
-        IsolationForest::assemble(self.clone(), width, psi, trees, |forest| {
-            threshold_rows.iter().map(|&i| forest.flat.score_one(&data[i * width..(i + 1) * width])).collect()
-        })
+        IsolationForest::assemble(self.clone(), width, psi, trees, |forest| forest.scores_of(&data, &threshold_rows))
     }
 }
 
@@ -305,6 +309,18 @@ impl IsolationForest {
         let mut scores = training_scores(&forest);
         forest.threshold = quantile(&mut scores, 1.0 - forest.params.contamination);
         Ok(forest)
+    }
+
+    /// The scores of rows `which` of row-major `data`, scored together.
+    fn scores_of(&self, data: &[f64], which: &[usize]) -> Vec<f64> {
+        let w = self.width;
+        let mut rows = Vec::with_capacity(which.len() * w);
+        for &i in which {
+            rows.extend_from_slice(&data[i * w..(i + 1) * w]);
+        }
+        let mut out = vec![0.0; which.len()];
+        self.flat.score_into(&rows, &mut out);
+        out
     }
 
     /// Number of metrics per row.
@@ -425,8 +441,25 @@ fn check_training(rows: ArrayView2<'_, f64>) -> Result<usize> {
     Ok(rows.ncols())
 }
 
+/// An error when a metric's range `max - min` overflows (a split could not draw in it).
+fn check_ranges(data: &[f64], width: usize) -> Result<()> {
+    match train::overflowing_range(data, width) {
+        Some((column, lo, hi)) => Err(Error::Numeric {
+            what: "forest fit",
+            reason: format!("metric {column} spans {lo:e} to {hi:e}, a range wider than the largest float"),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// The first non-finite cell, as an error.
 fn check_finite(rows: ArrayView2<'_, f64>, what: &'static str) -> Result<()> {
+    // Whole chunks at a time (branch-free, so it vectorises); the cell is located only on failure.
+    if let Some(s) = rows.as_slice()
+        && s.chunks(1024).all(|c| c.iter().fold(true, |ok, v| ok & v.is_finite()))
+    {
+        return Ok(());
+    }
     for (row, r) in rows.outer_iter().enumerate() {
         for (column, &value) in r.iter().enumerate() {
             if !value.is_finite() {
@@ -437,11 +470,11 @@ fn check_finite(rows: ArrayView2<'_, f64>, what: &'static str) -> Result<()> {
     Ok(())
 }
 
-/// The rows as one row-major vector.
-fn row_major(rows: ArrayView2<'_, f64>) -> Vec<f64> {
-    match rows.as_slice() {
-        Some(s) => s.to_vec(),
-        None => rows.iter().copied().collect(),
+/// The rows as one row-major slice, copied only when they are not laid out that way.
+fn row_major<'a>(rows: ArrayView2<'a, f64>) -> std::borrow::Cow<'a, [f64]> {
+    match rows.to_slice() {
+        Some(s) => std::borrow::Cow::Borrowed(s),
+        None => std::borrow::Cow::Owned(rows.iter().copied().collect()),
     }
 }
 
