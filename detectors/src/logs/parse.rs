@@ -523,8 +523,11 @@ fn epoch_number_ms(n: f64) -> Option<i64> {
     } else {
         n / 1e6
     };
-    // Years −290,000 to 290,000 fit easily; beyond that is not a log timestamp.
-    (ms.is_finite() && ms.abs() < 9e18).then(|| ms.round() as i64)
+    // Years 0 to 9999: what ISO 8601 text holds in four digits, so a record written with
+    // `LogRecord::write_json` reads back with its timestamp; beyond that is not a log timestamp.
+    const FIRST: f64 = -62_167_219_200_000.0; // 0000-01-01T00:00:00Z
+    const LAST: f64 = 253_402_300_799_999.0; // 9999-12-31T23:59:59.999Z
+    (ms.is_finite() && (FIRST..=LAST).contains(&ms.round())).then(|| ms.round() as i64)
 }
 
 /// Parses a timestamp: a Unix time number or ISO 8601 text (see [`LogParser`]).
