@@ -240,7 +240,8 @@ fn read_row<R: Read>(
     let t = parser.parse(t_field).map_err(|e| bad(e.reason))?;
     let value = parse_value(v_field)
         .ok_or_else(|| bad(format!("value {:?} is not a finite number", String::from_utf8_lossy(v_field))))?;
-    if quoted {
+    // A lone `\r` is a line break to CSV readers even outside quotes.
+    if quoted || memchr::memchr(b'\r', record).is_some() {
         push_field(&mut batch.echo, t_field);
         batch.echo.push(b',');
         push_field(&mut batch.echo, v_field);
