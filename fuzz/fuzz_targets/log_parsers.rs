@@ -10,8 +10,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use oddsight_detectors::logs::{
-    LogFormat, LogParser, LogRecord, ParseReport, mask_template, parse_timestamp, template_id,
-    template_id_of_template,
+    LogFormat, LogParser, LogRecord, ParseReport, mask_template, parse_timestamp, template_id, template_id_of_template,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -48,7 +47,12 @@ fuzz_target!(|data: &[u8]| {
             check_logfmt(&logfmt, r);
         }
         let template = mask_template(&r.message);
-        assert_eq!(template_id(&r.message), template_id_of_template(&template), "{:?} masks to {template:?}", r.message);
+        assert_eq!(
+            template_id(&r.message),
+            template_id_of_template(&template),
+            "{:?} masks to {template:?}",
+            r.message
+        );
     }
     if let Ok(text) = std::str::from_utf8(input) {
         for line in text.lines().take(20) {
@@ -60,13 +64,70 @@ fuzz_target!(|data: &[u8]| {
 
 /// The keys the parsers read into record fields (the table on `LogParser`).
 const ALIASES: &[&str] = &[
-    "timestamp", "ts", "time", "@timestamp", "@t", "datetime", "date", "time_local", "level", "lvl", "severity",
-    "loglevel", "log_level", "log.level", "levelname", "level_name", "@l", "message", "msg", "@m", "text", "log",
-    "event", "service", "service_name", "service.name", "svc", "app", "application", "component", "response_time_ms",
-    "duration_ms", "latency_ms", "elapsed_ms", "took_ms", "request_time_ms", "response_ms", "rt_ms", "response_time",
-    "duration", "latency", "elapsed", "took", "rt", "response_time_s", "duration_s", "latency_s", "elapsed_s",
-    "request_time", "memory_mb", "mem_mb", "memory", "mem", "memory_usage", "memory_usage_mb", "memory_used_mb",
-    "heap_mb", "rss_mb", "memory_bytes", "mem_bytes", "heap_bytes", "rss_bytes", "memory_gb", "mem_gb",
+    "timestamp",
+    "ts",
+    "time",
+    "@timestamp",
+    "@t",
+    "datetime",
+    "date",
+    "time_local",
+    "level",
+    "lvl",
+    "severity",
+    "loglevel",
+    "log_level",
+    "log.level",
+    "levelname",
+    "level_name",
+    "@l",
+    "message",
+    "msg",
+    "@m",
+    "text",
+    "log",
+    "event",
+    "service",
+    "service_name",
+    "service.name",
+    "svc",
+    "app",
+    "application",
+    "component",
+    "response_time_ms",
+    "duration_ms",
+    "latency_ms",
+    "elapsed_ms",
+    "took_ms",
+    "request_time_ms",
+    "response_ms",
+    "rt_ms",
+    "response_time",
+    "duration",
+    "latency",
+    "elapsed",
+    "took",
+    "rt",
+    "response_time_s",
+    "duration_s",
+    "latency_s",
+    "elapsed_s",
+    "request_time",
+    "memory_mb",
+    "mem_mb",
+    "memory",
+    "mem",
+    "memory_usage",
+    "memory_usage_mb",
+    "memory_used_mb",
+    "heap_mb",
+    "rss_mb",
+    "memory_bytes",
+    "mem_bytes",
+    "heap_bytes",
+    "rss_bytes",
+    "memory_gb",
+    "mem_gb",
 ];
 
 fn check_logfmt(logfmt: &LogParser, r: &LogRecord<'_>) {

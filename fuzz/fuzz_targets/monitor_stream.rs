@@ -21,7 +21,8 @@ const SERIES: [&str; 6] = [
     "cpu",
     "bad{",
 ];
-const SELECTORS: [&str; 6] = ["latency", "{service=\"a\"}", "latency{host!=\"h2\"}", "cpu", "errors{service=~\"a|b\"}", "{"];
+const SELECTORS: [&str; 6] =
+    ["latency", "{service=\"a\"}", "latency{host!=\"h2\"}", "cpu", "errors{service=~\"a|b\"}", "{"];
 const NAMES: [&str; 3] = ["t1", "t2", "t3"];
 
 fuzz_target!(|data: &[u8]| {
@@ -37,7 +38,8 @@ fn target(u: &mut Unstructured<'_>) -> Result<TargetConfig> {
             .recovery(u.int_in_range(0..=4u32)?)
             .cooldown_ms(i64::from(u.int_in_range(-1..=600_000i32)?)),
     };
-    let severity = *u.choose(&[Severity::Normal, Severity::Low, Severity::Medium, Severity::High, Severity::Critical])?;
+    let severity =
+        *u.choose(&[Severity::Normal, Severity::Low, Severity::Medium, Severity::High, Severity::Critical])?;
     Ok(TargetConfig::new(*u.choose(&NAMES)?, *u.choose(&SELECTORS)?, spec(u)?)
         .policy(policy)
         .interval_ms(*u.choose(&[1, 1000, 60_000, 300_000, 0, -5])?)

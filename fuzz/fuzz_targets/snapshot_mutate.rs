@@ -41,7 +41,8 @@ fn detector(u: &mut Unstructured<'_>) -> Result<()> {
 }
 
 fn monitor(u: &mut Unstructured<'_>) -> Result<()> {
-    let detectors = [spec(u)?, "ewma(warmup=3)".to_string(), "seasonal(bucket=1h, period=1d, min_samples=1)".to_string()];
+    let detectors =
+        [spec(u)?, "ewma(warmup=3)".to_string(), "seasonal(bucket=1h, period=1d, min_samples=1)".to_string()];
     let config = json!({
         "history": u.int_in_range(1..=5u32)?,
         "closed_incidents": u.int_in_range(0..=3u32)?,
@@ -108,7 +109,8 @@ fn mutate(u: &mut Unstructured<'_>, root: &mut Value) -> Result<()> {
         paths(root, String::new(), &mut all);
         // Leave the envelope alone most of the time: the state is the interesting part.
         let inner: Vec<&String> = all.iter().filter(|p| p.starts_with("/state/")).collect();
-        let Some(path) = (if inner.is_empty() || u.ratio(1, 20)? { u.choose(&all).ok() } else { u.choose(&inner).ok().copied() })
+        let Some(path) =
+            (if inner.is_empty() || u.ratio(1, 20)? { u.choose(&all).ok() } else { u.choose(&inner).ok().copied() })
         else {
             return Ok(());
         };

@@ -22,8 +22,11 @@ pub fn accepted_keys() -> &'static [(&'static str, Vec<String>)] {
     KEYS.get_or_init(|| {
         let mut all = Vec::new();
         for name in NAMES.iter().map(|(n, _)| *n) {
-            let probe =
-                if name == "ensemble" { "ensemble(ewma, zz_no_such_key=1)".to_string() } else { format!("{name}(zz_no_such_key=1)") };
+            let probe = if name == "ensemble" {
+                "ensemble(ewma, zz_no_such_key=1)".to_string()
+            } else {
+                format!("{name}(zz_no_such_key=1)")
+            };
             let keys = match AnyDetector::parse(&probe) {
                 Err(Error::Spec { reason, .. }) => reason
                     .split_once("accepted: ")
@@ -41,9 +44,39 @@ pub fn accepted_keys() -> &'static [(&'static str, Vec<String>)] {
 }
 
 const WORDS: &[&str] = &[
-    "mean", "median", "p50", "p90", "p95", "p99", "max", "min", "count", "sum", "last", "logp", "vote", "both", "upper",
-    "lower", "up", "down", "two_sided", "above", "below", "auto", "none", "true", "false", "nan", "inf", "zscore",
-    "student_t", "hold", "skip", "fill", "x",
+    "mean",
+    "median",
+    "p50",
+    "p90",
+    "p95",
+    "p99",
+    "max",
+    "min",
+    "count",
+    "sum",
+    "last",
+    "logp",
+    "vote",
+    "both",
+    "upper",
+    "lower",
+    "up",
+    "down",
+    "two_sided",
+    "above",
+    "below",
+    "auto",
+    "none",
+    "true",
+    "false",
+    "nan",
+    "inf",
+    "zscore",
+    "student_t",
+    "hold",
+    "skip",
+    "fill",
+    "x",
 ];
 
 /// A parameter value written as specification text: mostly plausible, sometimes absurd.
@@ -59,7 +92,9 @@ pub fn param_value(u: &mut Unstructured<'_>) -> Result<String> {
         }
         5 => u.choose(&["true", "false"])?.to_string(),
         6 | 7 => u.choose(WORDS)?.to_string(),
-        8 => u.choose(&["0", "-1", "1e9", "1e300", "-1e300", "4294967296", "18446744073709551616", "0.5", "1"])?.to_string(),
+        8 => u
+            .choose(&["0", "-1", "1e9", "1e300", "-1e300", "4294967296", "18446744073709551616", "0.5", "1"])?
+            .to_string(),
         9 => u.int_in_range(-5..=5i32)?.to_string(),
         10 => u.int_in_range(0..=100_000u32)?.to_string(),
         _ => format!("{}", f64::from(u.int_in_range(0..=10_000u32)?) / 10.0),
