@@ -29,6 +29,12 @@ fn forest<M: Measurement>(c: &mut Criterion<M>) {
     let scores = model.score_rows(rows.view()).expect("valid data");
     let auc = roc_auc(&scores, &labels).expect("both classes present");
     println!("forest: ROC-AUC on {ROWS} x {WIDTH} rows with 1 % outliers: {auc:.5}");
+    // The classic axis-parallel forest (extension level 0), scored with one comparison a step.
+    let classic = params.clone().extension_level(Some(0));
+    let classic_model = classic.fit(rows.view()).expect("valid data");
+    let classic_scores = classic_model.score_rows(rows.view()).expect("valid data");
+    let auc0 = roc_auc(&classic_scores, &labels).expect("both classes present");
+    println!("forest: ROC-AUC with extension level 0: {auc0:.5}");
 
     let mut g = c.benchmark_group("forest");
     g.sample_size(20);
@@ -40,6 +46,10 @@ fn forest<M: Measurement>(c: &mut Criterion<M>) {
     let mut out = vec![0.0; ROWS];
     g.bench_function("score/100k_x5", |b| {
         b.iter(|| model.score_rows_into(black_box(rows.view()), &mut out).expect("valid data"))
+    });
+    g.bench_function("fit_level0/100k_x5", |b| b.iter(|| classic.fit(black_box(rows.view())).expect("valid data")));
+    g.bench_function("score_level0/100k_x5", |b| {
+        b.iter(|| classic_model.score_rows_into(black_box(rows.view()), &mut out).expect("valid data"))
     });
     g.throughput(Throughput::Elements(REFERENCE_ROWS as u64));
     let slice = rows.slice(ndarray::s![..REFERENCE_ROWS, ..]);

@@ -344,7 +344,7 @@ impl FlatForest {
         let w = self.width;
         let mut idx = [0u32; AXIS_BLOCK];
         let mut sums = [0.0f64; AXIS_BLOCK];
-        let mut signed = vec![[0.0f64; S]; AXIS_BLOCK];
+        let mut signed = [[0.0f64; S]; AXIS_BLOCK];
         for (rows, out) in data.chunks(AXIS_BLOCK * w).zip(out.chunks_mut(AXIS_BLOCK)) {
             let b = out.len();
             let (idx, sums, signed) = (&mut idx[..b], &mut sums[..b], &mut signed[..b]);
