@@ -263,8 +263,9 @@ impl FlatForest {
 
     /// Hyperplane steps for rows of `W <= LINE_WIDTH` metrics.
     fn score_lines<const W: usize>(&self, lines: &[Line], data: &[f64], out: &mut [f64]) {
-        let mut idx = [0u32; BLOCK];
-        let mut sums = [0.0f64; BLOCK];
+        // Sized to the input, so that scoring one row clears no whole block.
+        let cap = BLOCK.min(out.len());
+        let (mut idx, mut sums) = (vec![0u32; cap], vec![0.0f64; cap]);
         for (rows, out) in data.chunks(BLOCK * W).zip(out.chunks_mut(BLOCK)) {
             let (rows, _) = rows.as_chunks::<W>();
             let b = out.len();
@@ -273,8 +274,14 @@ impl FlatForest {
             for (t, &root) in self.roots.iter().enumerate() {
                 idx.fill(root);
                 for _ in 0..self.depth {
-                    for (i, x) in idx.iter_mut().zip(rows) {
-                        *i = line_step::<W>(lines, *i, x);
+                    // Two rows an iteration: fewer instructions a step for the loop itself.
+                    let (pairs, rest) = idx.as_chunks_mut::<2>();
+                    let (row_pairs, row_rest) = rows.as_chunks::<2>();
+                    for (i, [x, y]) in pairs.iter_mut().zip(row_pairs) {
+                        *i = [line_step(lines, i[0], x), line_step(lines, i[1], y)];
+                    }
+                    for (i, x) in rest.iter_mut().zip(row_rest) {
+                        *i = line_step(lines, *i, x);
                     }
                 }
                 self.finish(idx, sums, t + 1 == self.roots.len(), out);
@@ -285,8 +292,9 @@ impl FlatForest {
     /// Hyperplane steps for rows of `W` metrics and records of `S = W + 2` values.
     fn score_planes<const W: usize, const S: usize>(&self, planes: &[f64], data: &[f64], out: &mut [f64]) {
         let (records, _) = planes.as_chunks::<S>();
-        let mut idx = [0u32; BLOCK];
-        let mut sums = [0.0f64; BLOCK];
+        // Sized to the input, so that scoring one row clears no whole block.
+        let cap = BLOCK.min(out.len());
+        let (mut idx, mut sums) = (vec![0u32; cap], vec![0.0f64; cap]);
         for (rows, out) in data.chunks(BLOCK * W).zip(out.chunks_mut(BLOCK)) {
             let (rows, _) = rows.as_chunks::<W>();
             let b = out.len();
@@ -313,8 +321,9 @@ impl FlatForest {
     fn score_planes_dyn(&self, planes: &[f64], data: &[f64], out: &mut [f64]) {
         let w = self.width;
         let s = w + 2;
-        let mut idx = [0u32; BLOCK];
-        let mut sums = [0.0f64; BLOCK];
+        // Sized to the input, so that scoring one row clears no whole block.
+        let cap = BLOCK.min(out.len());
+        let (mut idx, mut sums) = (vec![0u32; cap], vec![0.0f64; cap]);
         for (rows, out) in data.chunks(BLOCK * w).zip(out.chunks_mut(BLOCK)) {
             let b = out.len();
             let (idx, sums) = (&mut idx[..b], &mut sums[..b]);
@@ -342,9 +351,9 @@ impl FlatForest {
     /// in the row without a bounds check).
     fn score_axis<const S: usize>(&self, splits: &[AxisSplit], data: &[f64], out: &mut [f64]) {
         let w = self.width;
-        let mut idx = [0u32; AXIS_BLOCK];
-        let mut sums = [0.0f64; AXIS_BLOCK];
-        let mut signed = [[0.0f64; S]; AXIS_BLOCK];
+        let cap = AXIS_BLOCK.min(out.len());
+        let (mut idx, mut sums) = (vec![0u32; cap], vec![0.0f64; cap]);
+        let mut signed = vec![[0.0f64; S]; cap];
         for (rows, out) in data.chunks(AXIS_BLOCK * w).zip(out.chunks_mut(AXIS_BLOCK)) {
             let b = out.len();
             let (idx, sums, signed) = (&mut idx[..b], &mut sums[..b], &mut signed[..b]);
@@ -359,9 +368,14 @@ impl FlatForest {
             for (t, &root) in self.roots.iter().enumerate() {
                 idx.fill(root);
                 for _ in 0..self.depth {
-                    for (i, x) in idx.iter_mut().zip(signed.iter()) {
-                        let Some(s) = splits.get(*i as usize) else { continue };
-                        *i = s.child + u32::from(x[s.column as usize & (S - 1)] > s.threshold);
+                    // Two rows an iteration: fewer instructions a step for the loop itself.
+                    let (pairs, rest) = idx.as_chunks_mut::<2>();
+                    let (row_pairs, row_rest) = signed.as_chunks::<2>();
+                    for (i, [x, y]) in pairs.iter_mut().zip(row_pairs) {
+                        *i = [axis_step(splits, i[0], x), axis_step(splits, i[1], y)];
+                    }
+                    for (i, x) in rest.iter_mut().zip(row_rest) {
+                        *i = axis_step(splits, *i, x);
                     }
                 }
                 self.finish(idx, sums, t + 1 == self.roots.len(), out);
@@ -373,9 +387,9 @@ impl FlatForest {
     fn score_axis_dyn(&self, splits: &[AxisSplit], data: &[f64], out: &mut [f64]) {
         let w = self.width;
         let w2 = 2 * w;
-        let mut idx = [0u32; AXIS_BLOCK];
-        let mut sums = [0.0f64; AXIS_BLOCK];
-        let mut signed = vec![0.0; AXIS_BLOCK * w2];
+        let cap = AXIS_BLOCK.min(out.len());
+        let (mut idx, mut sums) = (vec![0u32; cap], vec![0.0f64; cap]);
+        let mut signed = vec![0.0; cap * w2];
         for (rows, out) in data.chunks(AXIS_BLOCK * w).zip(out.chunks_mut(AXIS_BLOCK)) {
             let b = out.len();
             let (idx, sums) = (&mut idx[..b], &mut sums[..b]);
@@ -414,6 +428,15 @@ fn line_step<const W: usize>(lines: &[Line], node: u32, x: &[f64; W]) -> u32 {
         d += r[j] * x[j];
     }
     r[LINE_WIDTH + 1].to_bits() as u32 + u32::from(d > r[LINE_WIDTH])
+}
+
+/// The node after `node` for a row with its negated metrics, in `S` values (a power of two).
+#[inline(always)]
+fn axis_step<const S: usize>(splits: &[AxisSplit], node: u32, x: &[f64; S]) -> u32 {
+    match splits.get(node as usize) {
+        Some(s) => s.child + u32::from(x[s.column as usize & (S - 1)] > s.threshold),
+        None => node,
+    }
 }
 
 /// Checks the structure of `tree` and returns the depth of each node.
