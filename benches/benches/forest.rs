@@ -12,14 +12,15 @@
 //! Run: `ODDSIGHT_BENCH_CLOCK=thread cargo bench -p oddsight-benches --bench forest` (thread CPU
 //! time, honest on a shared machine; add `-- --test` for a smoke run).
 //!
-//! Measured on a shared, loaded 2-core Xeon at 2.8 GHz (criterion medians over four runs;
+//! Measured on a shared, loaded 2-core Xeon at 2.8 GHz (criterion medians of several runs;
 //! expect ±25 % from run to run there): fit 15.4 to 23.0 ms (the previous trainer, whose
-//! threshold rows were scored one at a time, 48 to 55 ms in the same sessions); score 259 to
-//! 298 ms for the 100,000 rows, 335 to 387 k rows/s (previous scorer 297 to 314 ms); at level
-//! 0, fit 17.4 ms and score 167 ms (598 k rows/s). The reference crate scores 18 to 22 k
-//! rows/s. A step is bound by its instruction count: about 21 for 5 metrics fully extended
-//! (five products and a column-order sum that a vector unit cannot shorten, the comparison and
-//! the child) and about 15 at level 0, against the 2.9 cycles a step that 1.2 M rows/s needs.
+//! threshold rows were scored one at a time, 43 to 63 ms in the same sessions); score 259 to
+//! 298 ms for the 100,000 rows, 335 to 387 k rows/s (previous scorer 271 to 388 ms); at level
+//! 0, fit 14.9 to 17.4 ms and score 167 to 170 ms (588 to 598 k rows/s). The reference crate
+//! scores 18 to 22 k rows/s. A step is bound by its instruction count: about 21 for 5 metrics
+//! fully extended (five products and a column-order sum that a vector unit cannot shorten,
+//! the comparison and the child) and about 15 at level 0, against the 2.9 cycles a step that
+//! 1.2 M rows/s needs.
 
 use criterion::measurement::Measurement;
 use criterion::{Criterion, Throughput};
