@@ -96,7 +96,7 @@ mod tests {
         assert_eq!((s.center, s.method), (3.0, ScaleMethod::Mad));
         assert!((s.scale - MAD_TO_SD).abs() < 1e-12);
         // more than half at the median: MAD is 0, IQR is not
-        let s = robust_scale(&[0.0, 0.0, 0.0, 5.0, 5.0, 5.0, -5.0, 0.0], 0.0);
+        let s = robust_scale(&[0.0, 0.0, 0.0, 0.0, 0.0, 5.0, -5.0, 3.0], 0.0);
         assert_eq!(s.method, ScaleMethod::Iqr);
         // almost all zero: MAD and IQR are 0
         let s = robust_scale(&[0.0; 9].iter().chain(&[4.0]).copied().collect::<Vec<_>>(), 0.0);
