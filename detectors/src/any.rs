@@ -280,6 +280,17 @@ impl Detector for AnyDetector {
     fn observe(&mut self, point: Point) -> oddsight_core::Result<Verdict> {
         each!(self, d => d.observe(point))
     }
+    // The batch forms go to the detector's own: some are faster, and each is all-or-nothing
+    // for the points that detector refuses.
+    fn observe_batch(&mut self, timestamps: &[i64], values: &[f64]) -> oddsight_core::Result<Vec<Verdict>> {
+        each!(self, d => d.observe_batch(timestamps, values))
+    }
+    fn score_batch(&self, timestamps: &[i64], values: &[f64]) -> oddsight_core::Result<Vec<Verdict>> {
+        each!(self, d => d.score_batch(timestamps, values))
+    }
+    fn update_batch(&mut self, timestamps: &[i64], values: &[f64]) -> oddsight_core::Result<()> {
+        each!(self, d => d.update_batch(timestamps, values))
+    }
     fn last_timestamp(&self) -> Option<i64> {
         each!(self, d => d.last_timestamp())
     }

@@ -1,7 +1,7 @@
 //! Several detectors in one pass, one verdict per point.
 
 use oddsight_core::detector::verdict_from_z;
-use oddsight_core::{Detector, Direction, Error, Notes, Point, Result, Stateful, Verdict, scale};
+use oddsight_core::{Detector, Direction, Error, Notes, Point, Result, Stateful, Verdict, check_batch, scale};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 
@@ -382,10 +382,33 @@ where
         self.last
     }
 
+    /// All-or-nothing: the batch runs on a copy, kept only if every point was accepted (a
+    /// member may refuse a finite value part way, e.g. a negative count).
+    fn observe_batch(&mut self, timestamps: &[i64], values: &[f64]) -> Result<Vec<Verdict>> {
+        check_batch(self.last, timestamps, values)?;
+        let mut next = self.clone();
+        let verdicts =
+            timestamps.iter().zip(values).map(|(&t, &v)| next.observe(Point::new(t, v))).collect::<Result<Vec<_>>>()?;
+        *self = next;
+        Ok(verdicts)
+    }
+
+    /// All-or-nothing, as [`observe_batch`](Detector::observe_batch).
+    fn update_batch(&mut self, timestamps: &[i64], values: &[f64]) -> Result<()> {
+        check_batch(self.last, timestamps, values)?;
+        let mut next = self.clone();
+        timestamps.iter().zip(values).try_for_each(|(&t, &v)| next.update(Point::new(t, v)))?;
+        *self = next;
+        Ok(())
+    }
+
+    /// All-or-nothing: no member is re-baselined unless every member accepts `recent`.
     fn rebaseline(&mut self, recent: &[Point]) -> Result<()> {
-        for m in &mut self.members {
+        let mut members = self.members.clone();
+        for m in &mut members {
             m.rebaseline(recent)?;
         }
+        self.members = members;
         if let Some(p) = recent.last() {
             self.last = Some(self.last.map_or(p.timestamp, |l| l.max(p.timestamp)));
         }
